@@ -1,0 +1,39 @@
+# ordersyncd — the two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup system-deps demo test lint typecheck unit bench clean
+
+# Virtual environment with ordersyncd, its built-in plugins, the test fake plugins and the dev tools.
+$(STAMP): pyproject.toml tests/fakeplugins/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' -e tests/fakeplugins
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian packages the tests use (promtool, systemd-analyze, chromium); idempotent, skips what is there.
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: setup
+	$(PY) -m ordersyncd.demo
+
+lint: setup
+	$(VENV)/bin/ruff check ordersyncd plugins tests
+	$(VENV)/bin/ruff format --check ordersyncd plugins tests
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: setup system-deps lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

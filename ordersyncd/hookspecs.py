@@ -1,0 +1,187 @@
+"""Hook specifications: the contract between the core and marketplace and store plugins.
+
+Every hook may be implemented as a plain function or as ``async def``; the core awaits what it returns.
+Hooks that stream (``fetch_orders``, ``find_shipments``, ``read_stock``) may instead be async generators.
+
+Each connection gets its own :class:`pluggy.PluginManager` holding exactly its marketplace plugin instance and
+its store plugin instance, so a call reaches the instances configured for that connection and no other.
+Marketplace hooks are implemented by marketplace plugins, store hooks by store plugins; the hooks marked
+"both" by either. All hooks are ``firstresult``: one implementation answers.
+
+Errors: hooks raise the classified errors of :mod:`ordersyncd.errors` (``TransientError``, ``RateLimited``,
+``AuthenticationError``, ``PermanentOrderError``, ``MissingCodes``). Anything else is treated as transient.
+
+This module is documented hook by hook in ``docs/plugins.md``; a test fails when a hook is missing there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from datetime import datetime
+
+
+import pluggy
+
+from .errors import ConfigProblem
+from .model import (
+    ConnectionInfo,
+    MerchantAccount,
+    Order,
+    RawOrder,
+    Shipment,
+    StockItemResult,
+    StockLevel,
+    StoreOrderRef,
+)
+
+PROJECT = "ordersyncd"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
+
+# --------------------------------------------------------------------------------------------- both kinds
+
+
+@hookspec(firstresult=True)
+def validate_config() -> Sequence[ConfigProblem] | Awaitable[Sequence[ConfigProblem]]:
+    """Both. Check the plugin's own configuration block (already given to the constructor).
+
+    Called once per configured block at ``ordersyncd check``, at start and on every reload, before any other
+    hook. Returns the problems found (an empty list when the block is valid); ``ConfigProblem.path`` is the
+    key path inside the block, e.g. ``"client_secret"``. Must not do network I/O. Raises nothing.
+    """
+
+
+@hookspec(firstresult=True)
+def validate_connection(connection: ConnectionInfo) -> Sequence[ConfigProblem] | Awaitable[Sequence[ConfigProblem]]:
+    """Both. Check a connection that uses this plugin (its ``order_types`` and ``options``).
+
+    Called after ``validate_config`` for every connection naming the block. Returns problems with key paths
+    relative to the connection block (``"order_types"``, ``"options.tag"``). Must not do network I/O.
+    """
+
+
+@hookspec(firstresult=True)
+def startup() -> None | Awaitable[None]:
+    """Both. Open clients and caches. Called once when the daemon starts the plugin instance, before any
+    connection job runs. May raise ``AuthenticationError`` or ``PermanentOrderError``-free
+    ``PluginError`` subclasses; the connection is then reported down and retried."""
+
+
+@hookspec(firstresult=True)
+def shutdown() -> None | Awaitable[None]:
+    """Both. Close clients. Called once at stop or when a reload drops the instance. Raises nothing."""
+
+
+@hookspec(firstresult=True)
+def check_credentials() -> str | Awaitable[str]:
+    """Both. Prove the credentials with the cheapest authenticated call (``ordersyncd check --online``).
+
+    Returns a short description of who we are authenticated as (no secrets). Raises
+    ``AuthenticationError`` when refused, ``TransientError`` when the remote cannot be reached.
+    """
+
+
+# --------------------------------------------------------------------------------------------- marketplace
+
+
+@hookspec(firstresult=True)
+def fetch_orders(
+    connection: ConnectionInfo, since: datetime | None, until: datetime
+) -> AsyncIterator[RawOrder] | Awaitable[Sequence[RawOrder]]:
+    """Marketplace. Fetch orders that are ready to import, modified in ``(since, until]``.
+
+    Called by the *poll orders* job. ``until`` is fixed for the run; ``since`` is the last committed
+    high-water mark minus the connection's overlap (``None`` on the first run: the plugin picks its initial
+    look-back). The core persists each returned :class:`RawOrder` (deduplicated by ``order_id``) before
+    anything else and advances the high-water mark to ``until`` only after all of them are committed.
+    Marketplaces that hand out new orders only until acknowledged (idealo) may ignore the window.
+    Returns the orders, or yields them page by page. Raises ``TransientError``/``RateLimited``/
+    ``AuthenticationError``; the window is then fetched again next time.
+    """
+
+
+@hookspec(firstresult=True)
+def map_order(connection: ConnectionInfo, raw: RawOrder) -> Order | Awaitable[Order]:
+    """Marketplace. Turn a persisted raw order into an :class:`Order`.
+
+    Called once per new raw order (and again on ``orders retry``). A malformed or unmappable payload raises
+    ``PermanentOrderError`` (or lets pydantic's ``ValidationError`` escape); the order is quarantined with
+    that reason while the others flow. Must not do network I/O.
+    """
+
+
+@hookspec(firstresult=True)
+def acknowledge_order(connection: ConnectionInfo, order: Order, store_order: StoreOrderRef) -> None | Awaitable[None]:
+    """Marketplace. Tell the marketplace the store has the order, giving the store order number.
+
+    Called after the store order exists. Must be idempotent: acknowledging twice is harmless (the core may
+    repeat it after a crash). Marketplaces without an acknowledgement simply return.
+    """
+
+
+@hookspec(firstresult=True)
+def on_shipped(connection: ConnectionInfo, order: Order, shipment: Shipment) -> None | Awaitable[None]:
+    """Marketplace. Report a shipment (carrier, tracking and return tracking codes, lines) to the marketplace.
+
+    Called for each new or changed shipment the store reports. When a code the marketplace requires is
+    missing, raise ``MissingCodes`` *before sending anything*: the core holds the shipment, alerts people
+    and calls again when the codes arrive. Must be idempotent per shipment.
+    """
+
+
+@hookspec(firstresult=True)
+def update_stock(
+    connection: ConnectionInfo, levels: Sequence[StockLevel]
+) -> Sequence[StockItemResult] | Awaitable[Sequence[StockItemResult]]:
+    """Marketplace. Publish absolute stock quantities (never deltas).
+
+    Returns one :class:`StockItemResult` per level, in order. Raises ``TransientError``/``RateLimited`` when
+    the whole request failed.
+    """
+
+
+@hookspec(firstresult=True)
+def list_merchants() -> Sequence[MerchantAccount] | Awaitable[Sequence[MerchantAccount]]:
+    """Marketplace. List the merchant accounts the configured credentials may act for."""
+
+
+# --------------------------------------------------------------------------------------------- store
+
+
+@hookspec(firstresult=True)
+def find_order(connection: ConnectionInfo, order: Order) -> StoreOrderRef | None | Awaitable[StoreOrderRef | None]:
+    """Store. Look up the store order stamped with this order's key; ``None`` when there is none.
+
+    Called before ``create_order`` whenever an earlier create attempt was recorded (a crash or timeout may
+    have created the order without the core learning of it). Raises ``TransientError`` when unsure.
+    """
+
+
+@hookspec(firstresult=True)
+def create_order(connection: ConnectionInfo, order: Order) -> StoreOrderRef | Awaitable[StoreOrderRef]:
+    """Store. Create the store order, stamped with the order key so ``find_order`` can find it.
+
+    Called once the core has recorded the attempt. Honour ``order.update_store_inventory``. Raises
+    ``PermanentOrderError`` for problems of this order (unknown product, rejected data), ``TransientError``
+    when the outcome is unknown or the store is unavailable.
+    """
+
+
+@hookspec(firstresult=True)
+def find_shipments(
+    connection: ConnectionInfo, since: datetime | None, until: datetime
+) -> AsyncIterator[Shipment] | Awaitable[Sequence[Shipment]]:
+    """Store. Shipments of this connection's orders created or changed in ``(since, until]``.
+
+    Called by the *poll shipments* job with an overlapping window; the core deduplicates by shipment id and
+    codes. ``Shipment.order_id`` is the marketplace order id stamped on the store order.
+    """
+
+
+@hookspec(firstresult=True)
+def read_stock(connection: ConnectionInfo) -> AsyncIterator[StockLevel] | Awaitable[Sequence[StockLevel]]:
+    """Store. Available stock of every product with an identifier, streamed in pages."""
+
+

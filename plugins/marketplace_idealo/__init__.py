@@ -1,0 +1,1 @@
+"""marketplace_idealo plugin (lands with its own issue)."""

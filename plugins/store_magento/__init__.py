@@ -1,0 +1,1 @@
+"""store_magento plugin (lands with its own issue)."""

@@ -1,0 +1,1 @@
+"""store_shopify plugin (lands with its own issue)."""

@@ -1,0 +1,1 @@
+"""store_woocommerce plugin (lands with its own issue)."""
