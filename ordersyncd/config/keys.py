@@ -1,0 +1,103 @@
+"""Key paths (``connections.c.intervals.poll_orders``) and the map of which file set which key."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["KeyPath", "OriginMap", "format_key_path", "parse_key_path"]
+
+#: A key path as a tuple of keys; integers are array indexes (only in problem locations).
+KeyPath = tuple[str | int, ...]
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def format_key_path(path: Iterable[str | int]) -> str:
+    """Render a key path the way TOML writes it: ``a.b."odd key"[2]``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        key = part if _BARE_KEY.match(part) else json.dumps(part, ensure_ascii=False)
+        text = f"{text}.{key}" if text else key
+    return text
+
+
+def parse_key_path(text: str) -> tuple[str, ...]:
+    """Split a dotted key path written in TOML syntax (quoted keys allowed) into its keys.
+
+    Raises :class:`ValueError` when ``text`` is not a TOML key.
+    """
+    try:
+        document: Any = tomllib.loads(f"{text} = 0")
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"not a key path: {text!r}") from error
+    keys: list[str] = []
+    while isinstance(document, dict):
+        (key, document), *_ = document.items()
+        keys.append(key)
+    return tuple(keys)
+
+
+class OriginMap:
+    """Which file set each key path.
+
+    A leaf (scalar or array) maps to the last file that set it; a table maps to the first file that
+    defined it. :meth:`lookup` falls back to the nearest enclosing key that has an origin, then to the
+    main file.
+    """
+
+    def __init__(self, main_file: Path) -> None:
+        self.main_file = main_file
+        self._origins: dict[tuple[str, ...], Path] = {}
+
+    def set(self, path: tuple[str, ...], file: Path) -> None:
+        """Record that ``file`` set the value at ``path``."""
+        self._origins[path] = file
+
+    def set_default(self, path: tuple[str, ...], file: Path) -> None:
+        """Record ``file`` for ``path`` unless an origin is already known (tables: the first definer)."""
+        self._origins.setdefault(path, file)
+
+    def forget_below(self, path: tuple[str, ...]) -> None:
+        """Drop the origins of everything strictly inside ``path`` (its value was replaced)."""
+        depth = len(path)
+        for key in [k for k in self._origins if len(k) > depth and k[:depth] == path]:
+            del self._origins[key]
+
+    def move(self, source: tuple[str, ...], target: tuple[str, ...]) -> None:
+        """Give ``target`` the origin of ``source`` and forget ``source``."""
+        if source in self._origins:
+            self._origins[target] = self._origins.pop(source)
+
+    def lookup(self, path: Iterable[str | int]) -> Path:
+        """The file responsible for ``path`` (nearest known enclosing key, else the main file)."""
+        keys: list[str] = []
+        for part in path:
+            if isinstance(part, int):
+                break
+            keys.append(part)
+        for depth in range(len(keys), 0, -1):
+            found = self._origins.get(tuple(keys[:depth]))
+            if found is not None:
+                return found
+        return self.main_file
+
+    def below(self, prefix: tuple[str, ...]) -> dict[str, Path]:
+        """Origins strictly inside ``prefix``, keyed by their dotted path relative to it."""
+        depth = len(prefix)
+        return {
+            format_key_path(key[depth:]): file
+            for key, file in self._origins.items()
+            if len(key) > depth and key[:depth] == prefix
+        }
+
+    def snapshot(self) -> Mapping[tuple[str, ...], Path]:
+        """A copy of the whole map."""
+        return dict(self._origins)
