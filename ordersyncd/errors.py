@@ -87,7 +87,8 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         where = f"{self.file}: " if self.file else ""
-        return f"{where}{self.path}: {self.message}"
+        key = f"{self.path}: " if self.path else ""
+        return f"{where}{key}{self.message}"
 
 
 class ConfigError(Exception):

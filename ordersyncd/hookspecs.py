@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import datetime
 
-
 import pluggy
 
 from .errors import ConfigProblem
@@ -54,7 +53,9 @@ def validate_config() -> Sequence[ConfigProblem] | Awaitable[Sequence[ConfigProb
 
 
 @hookspec(firstresult=True)
-def validate_connection(connection: ConnectionInfo) -> Sequence[ConfigProblem] | Awaitable[Sequence[ConfigProblem]]:
+def validate_connection(
+    connection: ConnectionInfo,
+) -> Sequence[ConfigProblem] | Awaitable[Sequence[ConfigProblem]]:
     """Both. Check a connection that uses this plugin (its ``order_types`` and ``options``).
 
     Called after ``validate_config`` for every connection naming the block. Returns problems with key paths
@@ -63,14 +64,14 @@ def validate_connection(connection: ConnectionInfo) -> Sequence[ConfigProblem] |
 
 
 @hookspec(firstresult=True)
-def startup() -> None | Awaitable[None]:
+def startup() -> Awaitable[None] | None:
     """Both. Open clients and caches. Called once when the daemon starts the plugin instance, before any
     connection job runs. May raise ``AuthenticationError`` or ``PermanentOrderError``-free
     ``PluginError`` subclasses; the connection is then reported down and retried."""
 
 
 @hookspec(firstresult=True)
-def shutdown() -> None | Awaitable[None]:
+def shutdown() -> Awaitable[None] | None:
     """Both. Close clients. Called once at stop or when a reload drops the instance. Raises nothing."""
 
 
@@ -113,7 +114,9 @@ def map_order(connection: ConnectionInfo, raw: RawOrder) -> Order | Awaitable[Or
 
 
 @hookspec(firstresult=True)
-def acknowledge_order(connection: ConnectionInfo, order: Order, store_order: StoreOrderRef) -> None | Awaitable[None]:
+def acknowledge_order(
+    connection: ConnectionInfo, order: Order, store_order: StoreOrderRef
+) -> Awaitable[None] | None:
     """Marketplace. Tell the marketplace the store has the order, giving the store order number.
 
     Called after the store order exists. Must be idempotent: acknowledging twice is harmless (the core may
@@ -122,7 +125,7 @@ def acknowledge_order(connection: ConnectionInfo, order: Order, store_order: Sto
 
 
 @hookspec(firstresult=True)
-def on_shipped(connection: ConnectionInfo, order: Order, shipment: Shipment) -> None | Awaitable[None]:
+def on_shipped(connection: ConnectionInfo, order: Order, shipment: Shipment) -> Awaitable[None] | None:
     """Marketplace. Report a shipment (carrier, tracking and return tracking codes, lines) to the marketplace.
 
     Called for each new or changed shipment the store reports. When a code the marketplace requires is
@@ -144,14 +147,30 @@ def update_stock(
 
 @hookspec(firstresult=True)
 def list_merchants() -> Sequence[MerchantAccount] | Awaitable[Sequence[MerchantAccount]]:
-    """Marketplace. List the merchant accounts the configured credentials may act for."""
+    """Marketplace. List the merchant accounts the configured credentials may act for.
+
+    Used by ``ordersyncd <plugin> merchants ACCOUNT`` ("Get Available Merchants"). Raises
+    ``AuthenticationError`` when the credentials are refused.
+    """
+
+
+@hookspec(firstresult=True)
+def merchant_settings(merchant: MerchantAccount) -> dict[str, object]:
+    """Marketplace. The configuration keys that select ``merchant`` for this account.
+
+    Used by ``ordersyncd <plugin> merchants ACCOUNT --select ID``: the core writes the returned keys into the
+    account's block in a ``conf.d/`` drop-in (with tomli-w), never rewriting a file a person wrote. Values must
+    be TOML-serializable. Example: ``{"merchant_id": "abc", "sales_channels": ["de-DE"]}``.
+    """
 
 
 # --------------------------------------------------------------------------------------------- store
 
 
 @hookspec(firstresult=True)
-def find_order(connection: ConnectionInfo, order: Order) -> StoreOrderRef | None | Awaitable[StoreOrderRef | None]:
+def find_order(
+    connection: ConnectionInfo, order: Order
+) -> StoreOrderRef | Awaitable[StoreOrderRef | None] | None:
     """Store. Look up the store order stamped with this order's key; ``None`` when there is none.
 
     Called before ``create_order`` whenever an earlier create attempt was recorded (a crash or timeout may
@@ -183,5 +202,3 @@ def find_shipments(
 @hookspec(firstresult=True)
 def read_stock(connection: ConnectionInfo) -> AsyncIterator[StockLevel] | Awaitable[Sequence[StockLevel]]:
     """Store. Available stock of every product with an identifier, streamed in pages."""
-
-

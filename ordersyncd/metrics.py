@@ -5,11 +5,12 @@ Labels are bounded by configuration: ``connection`` (configured connection name)
 Never order ids, SKUs or e-mail addresses. Series known in advance are created with value 0 by
 :func:`init_connection` so alert rules and dashboards see them from start.
 
-Every metric is documented in ``docs/metrics.md``; a test fails when one is not.
+Every metric is documented in ``docs/operations.md``; a test fails when one is not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from collections.abc import Iterable
 
@@ -53,10 +54,15 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.registry = registry
         r = registry
-        self.build_info = Info("ordersyncd_build", "Version of ordersyncd and of Python it runs on.", registry=r)
+        self.build_info = Info(
+            "ordersyncd_build", "Version of ordersyncd and of Python it runs on.", registry=r
+        )
         self.build_info.info({"version": __version__, "python": platform.python_version()})
         self.plugin_info = Gauge(
-            "ordersyncd_plugin_info", "Installed plugins (value 1).", ["plugin", "distribution", "version"], registry=r
+            "ordersyncd_plugin_info",
+            "Installed plugins (value 1).",
+            ["plugin", "distribution", "version"],
+            registry=r,
         )
         self.connection_up = Gauge(
             "ordersyncd_connection_up",
@@ -87,13 +93,22 @@ class Metrics:
             "ordersyncd_orders_imported_total", "Orders created in the store.", ["connection"], registry=r
         )
         self.orders_acknowledged = Counter(
-            "ordersyncd_orders_acknowledged_total", "Orders acknowledged at the marketplace.", ["connection"], registry=r
+            "ordersyncd_orders_acknowledged_total",
+            "Orders acknowledged at the marketplace.",
+            ["connection"],
+            registry=r,
         )
         self.orders_shipped = Counter(
-            "ordersyncd_orders_shipped_total", "Shipments reported to the marketplace.", ["connection"], registry=r
+            "ordersyncd_orders_shipped_total",
+            "Shipments reported to the marketplace.",
+            ["connection"],
+            registry=r,
         )
         self.orders_quarantined = Counter(
-            "ordersyncd_orders_quarantined_total", "Orders moved to needs_attention.", ["connection"], registry=r
+            "ordersyncd_orders_quarantined_total",
+            "Orders moved to needs_attention.",
+            ["connection"],
+            registry=r,
         )
         self.orders_by_state = Gauge(
             "ordersyncd_orders", "Orders in the journal by state.", ["connection", "state"], registry=r
@@ -117,8 +132,10 @@ class Metrics:
             registry=r,
         )
         self.api_throttled = Counter(
-            "ordersyncd_api_throttled_total", "Remote API answers asking us to slow down (429/THROTTLED).",
-            ["system"], registry=r,
+            "ordersyncd_api_throttled_total",
+            "Remote API answers asking us to slow down (429/THROTTLED).",
+            ["system"],
+            registry=r,
         )
         self.api_duration = Histogram(
             "ordersyncd_api_request_duration_seconds",
@@ -128,10 +145,15 @@ class Metrics:
             registry=r,
         )
         self.stock_pushed = Counter(
-            "ordersyncd_stock_items_pushed_total", "Stock items accepted by the marketplace.", ["connection"], registry=r
+            "ordersyncd_stock_items_pushed_total",
+            "Stock items accepted by the marketplace.",
+            ["connection"],
+            registry=r,
         )
         self.stock_rejected = Counter(
-            "ordersyncd_stock_items_rejected_total", "Stock items rejected by the marketplace.", ["connection"],
+            "ordersyncd_stock_items_rejected_total",
+            "Stock items rejected by the marketplace.",
+            ["connection"],
             registry=r,
         )
         self.alerts_sent = Counter(
@@ -171,13 +193,13 @@ class Metrics:
 
     def forget_connection(self, connection: str) -> None:
         """Drop a connection's series (after a reload removed it)."""
-        for metric in (self.connection_up, self.shipments_waiting, self.oldest_waiting):
-            metric.remove(connection)
+        for gauge in (self.connection_up, self.shipments_waiting, self.oldest_waiting):
+            with contextlib.suppress(KeyError):
+                gauge.remove(connection)
         for metric in (self.job_runs, self.job_failures, self.last_success):
             for job in JOBS:
-                try:
+                with contextlib.suppress(KeyError):
                     metric.remove(connection, job)
-                except KeyError:
-                    pass
         for state in ORDER_STATES:
-            self.orders_by_state.remove(connection, state)
+            with contextlib.suppress(KeyError):
+                self.orders_by_state.remove(connection, state)

@@ -62,7 +62,9 @@ def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[Ser
             raise RuntimeError(f"could not serve the app on {host}:{port}")
         time.sleep(0.01)
     netloc = f"[{host}]" if ":" in host else host
-    served = ServedApp(base_url=f"http://{netloc}:{port}", host=host, port=port, _server=server, _thread=thread)
+    served = ServedApp(
+        base_url=f"http://{netloc}:{port}", host=host, port=port, _server=server, _thread=thread
+    )
     try:
         yield served
     finally:

@@ -48,7 +48,11 @@ class Faults:
             self.fail_next -= 1
             return "error"
         roll = self._rng.random()
-        for kind, rate in (("error", self.error_rate), ("timeout", self.timeout_rate), ("garbage", self.garbage_rate)):
+        for kind, rate in (
+            ("error", self.error_rate),
+            ("timeout", self.timeout_rate),
+            ("garbage", self.garbage_rate),
+        ):
             if roll < rate:
                 return kind
             roll -= rate

@@ -1,0 +1,587 @@
+"""The ``ordersyncd`` command.
+
+Exit codes: 0 success; 1 the operation failed; 2 usage error; 69 the running daemon could not be reached;
+75 another ordersyncd process holds the state directory; 78 the configuration is invalid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import anyio
+import click
+import httpx
+import tomli_w
+
+from . import __version__
+from .config import Config, default_config_path, load_config
+from .errors import ConfigError, PluginError
+from .journal import OrderState, open_journal
+from .lock import StateLock, StateLocked
+from .logs import configure_logging
+from .output import emit_json, format_time, table
+from .plugin_host import PluginSet, discover_plugins
+
+__all__ = ["EXIT_CONFIG", "EXIT_LOCKED", "EXIT_UNAVAILABLE", "main"]
+
+EXIT_FAILURE = 1
+EXIT_UNAVAILABLE = 69
+EXIT_LOCKED = 75
+EXIT_CONFIG = 78
+
+
+def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    click.echo(f"ordersyncd: {message}", err=True)
+    sys.exit(code)
+
+
+def _config_error(error: ConfigError) -> NoReturn:
+    click.echo("ordersyncd: invalid configuration:", err=True)
+    for problem in error.problems:
+        click.echo(f"  {problem}", err=True)
+    sys.exit(EXIT_CONFIG)
+
+
+def _load(ctx: click.Context) -> Config:
+    try:
+        return load_config(ctx.obj["config"])
+    except ConfigError as error:
+        _config_error(error)
+
+
+def _checked(ctx: click.Context) -> tuple[Config, PluginSet]:
+    from .runtime import load_checked
+
+    try:
+        return anyio.run(load_checked, ctx.obj["config"])
+    except ConfigError as error:
+        _config_error(error)
+
+
+class _Root(click.Group):
+    """Also accepts ``ordersyncd <marketplace-plugin> merchants ...`` for every installed marketplace plugin."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        plugin = discover_plugins().get(cmd_name)
+        if plugin is not None and plugin.kind == "marketplace" and "list_merchants" in plugin.hooks():
+            return _plugin_group(cmd_name)
+        return None
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="ordersyncd")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    envvar="ORDERSYNCD_CONFIG",
+    help=f"Main configuration file (default {default_config_path()}); conf.d/*.toml beside it are read too.",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """ordersyncd keeps a web store and its marketplaces in step."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config_path
+
+
+# ----------------------------------------------------------------------------------------------- run
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the daemon in the foreground (systemd: Type=notify). SIGTERM stops, SIGHUP reloads."""
+    from .runtime import Daemon
+
+    config = _load(ctx)
+    daemon = Daemon(ctx.obj["config"])
+    try:
+        with StateLock(config.daemon.state_dir):
+            anyio.run(daemon.run)
+    except ConfigError as error:
+        _config_error(error)
+    except StateLocked as error:
+        _fail(str(error), EXIT_LOCKED)
+    except OSError as error:
+        _fail(str(error))
+
+
+# ----------------------------------------------------------------------------------------------- check
+@cli.command()
+@click.option(
+    "--online", is_flag=True, help="Also prove every credential with the cheapest authenticated call."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def check(ctx: click.Context, online: bool, as_json: bool) -> None:
+    """Validate the configuration (and, with --online, the credentials). Exit 78 when invalid."""
+    config, plugins = _checked(ctx)
+    results: dict[str, Any] = {"files": [str(f) for f in config.files], "valid": True, "online": {}}
+    if online:
+        configure_logging("error", "console", config.secrets, stream=sys.stderr)
+
+        async def prove() -> dict[str, str]:
+            answers: dict[str, str] = {}
+            for kind, name, _ in plugins.all_instances():
+                key = f"{kind}:{name}"
+                pm = plugins.single(kind, name)
+                try:
+                    if pm.hook.startup.get_hookimpls():
+                        await plugins.call_block(kind, name, "startup")
+                    answers[key] = "ok: " + str(await plugins.call_block(kind, name, "check_credentials"))
+                except PluginError as error:
+                    answers[key] = f"FAILED: {type(error).__name__}: {error.message}"
+                finally:
+                    if pm.hook.shutdown.get_hookimpls():
+                        await plugins.call_block(kind, name, "shutdown")
+            return answers
+
+        results["online"] = anyio.run(prove)
+    failed = any(v.startswith("FAILED") for v in results["online"].values())
+    if as_json:
+        emit_json(results | {"credentials_ok": not failed})
+    else:
+        click.echo(f"configuration valid ({', '.join(results['files'])})")
+        for key, answer in results["online"].items():
+            click.echo(f"  {key}: {answer}")
+    if failed:
+        sys.exit(EXIT_FAILURE)
+
+
+# ----------------------------------------------------------------------------------------------- plugins
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins: name, kind, distribution, version and the hooks each implements."""
+    found = discover_plugins()
+    rows = [
+        {
+            "name": p.name,
+            "kind": p.kind,
+            "distribution": p.distribution,
+            "version": p.version,
+            "hooks": p.hooks(),
+            "error": p.error,
+        }
+        for p in sorted(found.values(), key=lambda p: p.name)
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    click.echo(
+        table(
+            ["plugin", "kind", "distribution", "version", "hooks"],
+            [
+                [
+                    r["name"],
+                    r["kind"],
+                    r["distribution"],
+                    r["version"],
+                    ", ".join(r["hooks"]) or f"BROKEN: {r['error']}",
+                ]
+                for r in rows
+            ],
+        )
+    )
+
+
+# ----------------------------------------------------------------------------------------------- daemon API
+def _api(config: Config, method: str, path: str) -> Any:
+    state_dir = config.daemon.state_dir
+    try:
+        token = (state_dir / "api-token").read_text().strip()
+    except OSError:
+        _fail(f"the daemon is not running (no API token in {state_dir})", EXIT_UNAVAILABLE)
+    port = config.http.port
+    if not port:
+        try:
+            port = int((state_dir / "http-port").read_text())
+        except (OSError, ValueError):
+            _fail("the daemon's port is unknown (no http-port file)", EXIT_UNAVAILABLE)
+    host = config.http.listen
+    host = f"[{host}]" if ":" in host else host
+    try:
+        response = httpx.request(
+            method, f"http://{host}:{port}{path}", timeout=10, headers={"Authorization": f"Bearer {token}"}
+        )
+    except httpx.HTTPError as error:
+        _fail(f"cannot reach the daemon at {host}:{port}: {type(error).__name__}", EXIT_UNAVAILABLE)
+    if response.status_code == 401:
+        _fail("the daemon refused the API token (is it using another state directory?)", EXIT_UNAVAILABLE)
+    return response
+
+
+@cli.command()
+@click.argument("connection")
+@click.option(
+    "--once", is_flag=True, help="Run one cycle in this process instead of asking the running daemon."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def sync(ctx: click.Context, connection: str, once: bool, as_json: bool) -> None:
+    """Synchronize CONNECTION now ("Synchronize Orders"): poll orders, advance them, poll shipments, push stock."""
+    if not once:
+        config = _load(ctx)
+        response = _api(config, "POST", f"/api/v1/connections/{connection}/sync")
+        body = response.json()
+        if response.status_code != 202:
+            _fail(body.get("error", f"HTTP {response.status_code}"))
+        if as_json:
+            emit_json(body)
+        else:
+            click.echo(f"{connection}: triggered {', '.join(body['triggered'])}")
+        return
+    config, plugin_set = _checked(ctx)
+    if connection not in plugin_set.connections:
+        _fail(f"no connection {connection!r} (known: {', '.join(sorted(plugin_set.connections)) or 'none'})")
+    configure_logging(
+        config.log.level, "console" if not as_json else "json", config.secrets, stream=sys.stderr
+    )
+    try:
+        with StateLock(config.daemon.state_dir):
+            result = anyio.run(_run_once, config, plugin_set, connection)
+    except StateLocked as error:
+        _fail(f"{error}; ask it with `ordersyncd sync {connection}` (without --once)", EXIT_LOCKED)
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(
+            table(
+                ["job", "result", "error"],
+                [[j, "ok" if r["ok"] else "FAILED", r["error"]] for j, r in result["jobs"].items()],
+            )
+        )
+    if not all(r["ok"] for r in result["jobs"].values()):
+        sys.exit(EXIT_FAILURE)
+
+
+async def _run_once(config: Config, plugin_set: PluginSet, name: str) -> dict[str, Any]:
+    from .worker import ConnectionWorker
+
+    plugins = plugin_set.connections[name]
+    journal = open_journal(config.daemon.state_dir, config.daemon.sqlite_synchronous)
+    await journal.open()
+    started: list[tuple[str, str]] = []
+    jobs: dict[str, Any] = {}
+    try:
+        for kind, block in (("marketplace", plugins.settings.marketplace), ("store", plugins.settings.store)):
+            if plugin_set.single(kind, block).hook.startup.get_hookimpls():
+                await plugin_set.call_block(kind, block, "startup")
+            started.append((kind, block))
+        worker = ConnectionWorker(plugins, journal)
+        for job in ("poll_orders", "advance_orders", "poll_shipments", "sync_stock"):
+            if job in worker.jobs:
+                ok = await worker.run_job(job)
+                jobs[job] = {"ok": ok, "error": worker.jobs[job].last_error}
+    except PluginError as error:
+        jobs["startup"] = {"ok": False, "error": f"{type(error).__name__}: {error.message}"}
+    finally:
+        for kind, block in started:
+            if plugin_set.single(kind, block).hook.shutdown.get_hookimpls():
+                await plugin_set.call_block(kind, block, "shutdown")
+        await journal.close()
+    return {"connection": name, "jobs": jobs}
+
+
+# ----------------------------------------------------------------------------------------------- orders
+@cli.group()
+def orders() -> None:
+    """Inspect and retry orders in the journal."""
+
+
+def _journal_call(config: Config, fn: Any) -> Any:
+    async def go() -> Any:
+        journal = open_journal(config.daemon.state_dir, config.daemon.sqlite_synchronous)
+        await journal.open()
+        try:
+            return await fn(journal)
+        finally:
+            await journal.close()
+
+    return anyio.run(go)
+
+
+def _record_json(record: Any) -> dict[str, Any]:
+    return {
+        "connection": record.connection,
+        "order_id": record.order_id,
+        "number": record.number,
+        "state": record.state.value,
+        "store_order_id": record.store_order_id,
+        "store_order_number": record.store_order_number,
+        "attempts": record.attempts,
+        "create_attempts": record.create_attempts,
+        "last_error": record.last_error,
+        "reason": record.reason,
+        "received_at": record.received_at,
+        "updated_at": record.updated_at,
+    }
+
+
+@orders.command("list")
+@click.option("--connection", "-c", help="Only this connection.")
+@click.option(
+    "--state", "-s", type=click.Choice([s.value for s in OrderState]), help="Only orders in this state."
+)
+@click.option("--search", "text", default="", help="Text in the order id, number or store order number.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--offset", default=0, type=click.IntRange(0))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def orders_list(
+    ctx: click.Context,
+    connection: str | None,
+    state: str | None,
+    text: str,
+    limit: int,
+    offset: int,
+    as_json: bool,
+) -> None:
+    """List orders, newest first."""
+    config = _load(ctx)
+    records, total = _journal_call(
+        config,
+        lambda j: j.list_orders(
+            connection=connection,
+            state=OrderState(state) if state else None,
+            text=text,
+            limit=limit,
+            offset=offset,
+        ),
+    )
+    if as_json:
+        emit_json({"total": total, "orders": [_record_json(r) for r in records]})
+        return
+    click.echo(
+        table(
+            ["connection", "order id", "number", "state", "store order", "received", "note"],
+            [
+                [
+                    r.connection,
+                    r.order_id,
+                    r.number,
+                    r.state.value,
+                    r.store_order_number,
+                    format_time(r.received_at),
+                    r.reason or r.last_error,
+                ]
+                for r in records
+            ],
+        )
+    )
+    click.echo(f"{len(records)} of {total} orders")
+
+
+def _find(config: Config, order_id: str, connection: str | None) -> tuple[str, str]:
+    records, _ = _journal_call(
+        config, lambda j: j.list_orders(connection=connection, text=order_id, limit=1000)
+    )
+    exact = [r for r in records if r.order_id == order_id]
+    if not exact:
+        _fail(f"no order {order_id!r}" + (f" in connection {connection!r}" if connection else ""))
+    if len(exact) > 1:
+        _fail(
+            f"order id {order_id!r} exists in several connections "
+            f"({', '.join(r.connection for r in exact)}); name one with --connection"
+        )
+    return exact[0].connection, exact[0].order_id
+
+
+@orders.command("show")
+@click.argument("order_id")
+@click.option("--connection", "-c", help="The connection, when the id exists in several.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def orders_show(ctx: click.Context, order_id: str, connection: str | None, as_json: bool) -> None:
+    """Show one order: state, store order, shipments and its full communication history."""
+    config = _load(ctx)
+    conn, oid = _find(config, order_id, connection)
+
+    async def fetch(journal: Any) -> tuple[Any, Any, Any]:
+        return (
+            await journal.get_order(conn, oid),
+            await journal.history(conn, oid),
+            await journal.shipments(connection=conn, order_id=oid),
+        )
+
+    record, history, shipments = _journal_call(config, fetch)
+    data = _record_json(record) | {
+        "order": record.order.model_dump(mode="json") if record.order else None,
+        "shipments": [
+            {
+                "shipment_id": s.shipment_id,
+                "state": s.state.value,
+                "missing": list(s.missing),
+                "carrier": s.shipment.carrier,
+                "tracking_code": s.shipment.tracking_code,
+                "return_tracking_code": s.shipment.return_tracking_code,
+            }
+            for s in shipments
+        ],
+        "history": [
+            {
+                "at": e.at,
+                "kind": e.kind,
+                "direction": e.direction,
+                "system": e.system,
+                "detail": e.detail,
+                "outcome": e.outcome,
+            }
+            for e in history
+        ],
+    }
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"order {oid} ({record.number}) in connection {conn}: {record.state.value}")
+    if record.store_order_number:
+        click.echo(f"store order: {record.store_order_number} (id {record.store_order_id})")
+    if record.reason:
+        click.echo(f"needs attention because: {record.reason}")
+    if record.last_error:
+        click.echo(f"last error: {record.last_error} (attempt {record.attempts})")
+    for s in data["shipments"]:
+        click.echo(
+            f"shipment {s['shipment_id']}: {s['state']} carrier={s['carrier'] or '-'} "
+            f"tracking={s['tracking_code'] or '-'} return={s['return_tracking_code'] or '-'}"
+            + (f" missing={','.join(s['missing'])}" if s["missing"] else "")
+        )
+    click.echo("history:")
+    click.echo(
+        table(
+            ["time", "kind", "dir", "system", "detail"],
+            [
+                [format_time(e["at"]), e["kind"], e["direction"], e["system"], e["detail"]]
+                for e in data["history"]
+            ],
+        )
+    )
+
+
+@orders.command("retry")
+@click.argument("order_id")
+@click.option("--connection", "-c", help="The connection, when the id exists in several.")
+@click.pass_context
+def orders_retry(ctx: click.Context, order_id: str, connection: str | None) -> None:
+    """Send a needs_attention order back into the pipeline (after fixing its cause)."""
+    config = _load(ctx)
+    conn, oid = _find(config, order_id, connection)
+    from .errors import IllegalTransition
+
+    try:
+        record = _journal_call(config, lambda j: j.retry_order(conn, oid, time.time()))
+    except IllegalTransition as error:
+        _fail(str(error))
+    click.echo(f"order {oid} in {conn}: back to {record.state.value}")
+    # Wake the running daemon if there is one; without it the next cycle picks the order up.
+    try:
+        response = httpx.post(
+            f"http://{config.http.listen}:{config.http.port or _port_file(config)}/api/v1/connections/{conn}/sync",
+            headers={
+                "Authorization": f"Bearer {(config.daemon.state_dir / 'api-token').read_text().strip()}"
+            },
+            timeout=5,
+        )
+        if response.status_code == 202:
+            click.echo("the running daemon was asked to process it now")
+    except (OSError, httpx.HTTPError, ValueError):
+        click.echo("no running daemon reached; the order is processed at its next cycle")
+
+
+def _port_file(config: Config) -> int:
+    return int((config.daemon.state_dir / "http-port").read_text())
+
+
+# ----------------------------------------------------------------------------------------------- merchants
+def _plugin_group(plugin_name: str) -> click.Group:
+    @click.group(name=plugin_name, help=f"Commands of the {plugin_name} marketplace plugin.")
+    def group() -> None:
+        pass
+
+    @group.command("merchants")
+    @click.argument("account")
+    @click.option("--select", "select", metavar="ID", help="Write this merchant id into a conf.d/ drop-in.")
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    @click.pass_context
+    def merchants(ctx: click.Context, account: str, select: str | None, as_json: bool) -> None:
+        """List the merchant accounts the credentials of ACCOUNT may act for ("Get Available Merchants")."""
+        config, plugin_set = _checked(ctx)
+        block = config.marketplaces.get(account)
+        if block is None or block.plugin != plugin_name:
+            _fail(f"no {plugin_name} marketplace account {account!r} in the configuration")
+
+        async def listing() -> list[Any]:
+            pm = plugin_set.single("marketplace", account)
+            if pm.hook.startup.get_hookimpls():
+                await plugin_set.call_block("marketplace", account, "startup")
+            try:
+                return list(await plugin_set.call_block("marketplace", account, "list_merchants"))
+            finally:
+                if pm.hook.shutdown.get_hookimpls():
+                    await plugin_set.call_block("marketplace", account, "shutdown")
+
+        try:
+            merchants_found = anyio.run(listing)
+        except PluginError as error:
+            _fail(f"{type(error).__name__}: {error.message}")
+        if select is None:
+            if as_json:
+                emit_json([m.model_dump(mode="json") for m in merchants_found])
+            else:
+                click.echo(
+                    table(
+                        ["merchant id", "name", "live", "sales channels"],
+                        [
+                            [m.merchant_id, m.name, "yes" if m.live else "no", ", ".join(m.sales_channels)]
+                            for m in merchants_found
+                        ],
+                    )
+                )
+            return
+        chosen = next((m for m in merchants_found if m.merchant_id == select), None)
+        if chosen is None:
+            _fail(
+                f"merchant {select!r} is not one these credentials may act for "
+                f"(available: {', '.join(m.merchant_id for m in merchants_found) or 'none'})"
+            )
+        settings = anyio.run(
+            lambda: plugin_set.call_block("marketplace", account, "merchant_settings", merchant=chosen)
+        )
+        path = write_dropin(config, account, dict(settings))
+        click.echo(
+            f"wrote {path}; run `ordersyncd check`, then reload the daemon (systemctl reload ordersyncd)"
+        )
+
+    return group
+
+
+def write_dropin(config: Config, account: str, settings: dict[str, Any]) -> Path:
+    """Write ``settings`` for marketplace ``account`` into a drop-in owned by ordersyncd (never a person's file)."""
+    main_file = config.files[0]
+    dropins = main_file.parent / "conf.d"
+    dropins.mkdir(parents=True, exist_ok=True)
+    path = dropins / f"50-ordersyncd-{account}-merchant.toml"
+    header = (
+        "# Written by `ordersyncd <plugin> merchants --select`. Running the command again replaces this file;\n"
+        "# edit the main configuration instead of this file if you want to manage these keys by hand.\n"
+    )
+    body = tomli_w.dumps({"marketplaces": {account: settings}})
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(header + body)
+    tmp.replace(path)
+    return path
+
+
+def main() -> None:
+    if sys.platform != "win32":  # pragma: no branch
+        asyncio.set_event_loop_policy(None)
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

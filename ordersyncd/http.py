@@ -1,0 +1,70 @@
+"""HTTP clients handed to plugins: every request counted in metrics and recorded in the order's history."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from .exchange import Exchange, record
+from .metrics import Metrics, code_class
+
+__all__ = ["InstrumentedTransport", "client_factory"]
+
+
+class InstrumentedTransport(httpx.AsyncBaseTransport):
+    """Wraps a transport; measures each request and reports it to metrics and the exchange recorder."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, system: str, metrics: Metrics | None) -> None:
+        self.inner = inner
+        self.system = system
+        self.metrics = metrics
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        start = time.monotonic()
+        status: int | None = None
+        outcome = "error"
+        try:
+            response = await self.inner.handle_async_request(request)
+            status = response.status_code
+            outcome = "ok" if status < 400 else ("throttled" if status == 429 else "failed")
+            return response
+        except httpx.TimeoutException:
+            outcome = "timeout"
+            raise
+        except httpx.TransportError as error:
+            outcome = type(error).__name__
+            raise
+        finally:
+            duration = time.monotonic() - start
+            if self.metrics is not None:
+                self.metrics.api_requests.labels(system=self.system, code_class=code_class(status)).inc()
+                self.metrics.api_duration.labels(system=self.system).observe(duration)
+                if status == 429:
+                    self.metrics.api_throttled.labels(system=self.system).inc()
+            record(
+                Exchange(
+                    system=self.system,
+                    method=request.method,
+                    target=request.url.path,
+                    status=status,
+                    duration=duration,
+                    outcome=outcome,
+                )
+            )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def client_factory(metrics: Metrics | None, default_timeout: float = 30.0) -> Any:
+    """A ``PluginContext.http_client_factory`` producing instrumented clients."""
+
+    def make(system: str, **kwargs: Any) -> httpx.AsyncClient:
+        inner = kwargs.pop("transport", None) or httpx.AsyncHTTPTransport(retries=0)
+        kwargs.setdefault("timeout", default_timeout)
+        kwargs.setdefault("headers", {})
+        return httpx.AsyncClient(transport=InstrumentedTransport(inner, system, metrics), **kwargs)
+
+    return make

@@ -1,0 +1,662 @@
+"""SQLite (WAL) implementation of the journal.
+
+One connection, used from one worker thread at a time (an anyio capacity limiter of 1), so the event loop
+never blocks on ``fsync``. Every public method is one transaction. ``synchronous=FULL`` by default: a
+committed step survives a power cut, not only a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from ..errors import IllegalTransition
+from ..model import Order, RawOrder, Shipment
+from .base import Event, Journal, OrderRecord, ShipmentRecord
+from .migrations import MIGRATIONS
+from .states import OrderState, ShipmentState, check_transition
+
+__all__ = ["SqliteJournal"]
+
+T = TypeVar("T")
+
+_ORDER_COLUMNS = (
+    "connection, order_id, state, number, raw, order_json, store_order_id, store_order_number, create_attempts, "
+    "attempts, next_attempt_at, last_error, reason, resume_state, received_at, updated_at"
+)
+_SHIPMENT_COLUMNS = (
+    "connection, shipment_id, order_id, state, payload, missing, attempts, next_attempt_at, last_error, "
+    "first_seen, updated_at, held_since"
+)
+
+
+def _order(row: sqlite3.Row) -> OrderRecord:
+    return OrderRecord(
+        connection=row["connection"],
+        order_id=row["order_id"],
+        state=OrderState(row["state"]),
+        number=row["number"],
+        raw=json.loads(row["raw"]),
+        order=Order.model_validate_json(row["order_json"]) if row["order_json"] else None,
+        store_order_id=row["store_order_id"],
+        store_order_number=row["store_order_number"],
+        create_attempts=row["create_attempts"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        reason=row["reason"],
+        resume_state=OrderState(row["resume_state"]) if row["resume_state"] else None,
+        received_at=row["received_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _shipment(row: sqlite3.Row) -> ShipmentRecord:
+    return ShipmentRecord(
+        connection=row["connection"],
+        shipment_id=row["shipment_id"],
+        order_id=row["order_id"],
+        state=ShipmentState(row["state"]),
+        shipment=Shipment.model_validate_json(row["payload"]),
+        missing=tuple(m for m in row["missing"].split(",") if m),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        first_seen=row["first_seen"],
+        updated_at=row["updated_at"],
+        held_since=row["held_since"],
+    )
+
+
+def _codes(shipment: Shipment) -> tuple[str, str, str, tuple[tuple[str, int], ...]]:
+    return (
+        shipment.tracking_code,
+        shipment.return_tracking_code,
+        shipment.carrier,
+        tuple((line.line_id, line.quantity) for line in shipment.lines),
+    )
+
+
+class SqliteJournal(Journal):
+    def __init__(self, path: Path, synchronous: str = "full") -> None:
+        self.path = path
+        self.synchronous = synchronous.upper()
+        self._db: sqlite3.Connection | None = None
+        self._limiter = anyio.CapacityLimiter(1)
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def is_open(self) -> bool:
+        return self._db is not None
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'FULL' else 'NORMAL'}")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=10000")
+        self._db = db
+        self._migrate(db)
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)"
+        )
+        applied = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+        known = {version for version, _, _ in MIGRATIONS}
+        if applied - known:
+            raise RuntimeError(
+                f"journal schema version {max(applied)} is newer than this ordersyncd knows ({max(known)}); "
+                "upgrade ordersyncd"
+            )
+        for version, _description, sql in MIGRATIONS:
+            if version in applied:
+                continue
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, datetime('now'))",
+                    (version,),
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one transaction on the journal thread."""
+
+        def work() -> T:
+            db = self._db
+            if db is None:
+                raise RuntimeError("journal is not open")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return result
+
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+
+    async def open(self) -> None:
+        await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
+
+    async def close(self) -> None:
+        def shut() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        await anyio.to_thread.run_sync(shut, limiter=self._limiter)
+
+    @staticmethod
+    def _events(db: sqlite3.Connection, connection: str, order_id: str, events: Sequence[Event]) -> None:
+        db.executemany(
+            "INSERT INTO order_events (connection, order_id, at, kind, direction, system, detail, outcome) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (connection, order_id, e.at, e.kind, e.direction, e.system, e.detail, e.outcome)
+                for e in events
+            ],
+        )
+
+    @staticmethod
+    def _fetch_order(db: sqlite3.Connection, connection: str, order_id: str) -> OrderRecord:
+        row = db.execute(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE connection = ? AND order_id = ?",
+            (connection, order_id),
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no order {order_id!r} in connection {connection!r}")
+        return _order(row)
+
+    # ------------------------------------------------------------------ cursors
+    async def get_cursor(self, connection: str, name: str) -> str | None:
+        def q(db: sqlite3.Connection) -> str | None:
+            row = db.execute(
+                "SELECT value FROM cursors WHERE connection = ? AND name = ?", (connection, name)
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._run(q)
+
+    async def set_cursor(self, connection: str, name: str, value: str) -> None:
+        def q(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO cursors (connection, name, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (connection, name) DO UPDATE SET value = excluded.value",
+                (connection, name, value),
+            )
+
+        await self._run(q)
+
+    # ------------------------------------------------------------------ orders
+    async def persist_fetched(
+        self, connection: str, raws: Sequence[RawOrder], now: float, *, system: str
+    ) -> list[str]:
+        def q(db: sqlite3.Connection) -> list[str]:
+            new: list[str] = []
+            for raw in raws:
+                payload = json.dumps(raw.payload, sort_keys=True, default=str)
+                modified = raw.modified_at.isoformat() if raw.modified_at else None
+                cur = db.execute(
+                    "INSERT INTO orders (connection, order_id, state, raw, raw_modified_at, received_at, updated_at) "
+                    "VALUES (?, ?, 'received', ?, ?, ?, ?) ON CONFLICT (connection, order_id) DO NOTHING",
+                    (connection, raw.order_id, payload, modified, now, now),
+                )
+                if cur.rowcount:
+                    new.append(raw.order_id)
+                    self._events(
+                        db,
+                        connection,
+                        raw.order_id,
+                        [
+                            Event(
+                                at=now,
+                                kind="transition",
+                                detail="fetched from marketplace; state received",
+                                direction="in",
+                                system=system,
+                                outcome="ok",
+                            )
+                        ],
+                    )
+            return new
+
+        return await self._run(q)
+
+    async def get_order(self, connection: str, order_id: str) -> OrderRecord | None:
+        def q(db: sqlite3.Connection) -> OrderRecord | None:
+            try:
+                return self._fetch_order(db, connection, order_id)
+            except KeyError:
+                return None
+
+        return await self._run(q)
+
+    async def due_orders(
+        self, connection: str, states: Sequence[OrderState], now: float, limit: int
+    ) -> list[OrderRecord]:
+        def q(db: sqlite3.Connection) -> list[OrderRecord]:
+            marks = ",".join("?" for _ in states)
+            rows = db.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE connection = ? AND state IN ({marks}) "
+                "AND next_attempt_at <= ? ORDER BY received_at, order_id LIMIT ?",
+                (connection, *[s.value for s in states], now, limit),
+            ).fetchall()
+            return [_order(r) for r in rows]
+
+        return await self._run(q)
+
+    async def set_mapped(self, connection: str, order_id: str, order: Order, now: float) -> None:
+        def q(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE orders SET order_json = ?, number = ?, updated_at = ? WHERE connection = ? AND order_id = ?",
+                (order.model_dump_json(), order.number, now, connection, order_id),
+            )
+
+        await self._run(q)
+
+    async def record_create_attempt(self, connection: str, order_id: str, now: float) -> int:
+        def q(db: sqlite3.Connection) -> int:
+            record = self._fetch_order(db, connection, order_id)
+            if record.state is not OrderState.RECEIVED:
+                raise IllegalTransition(f"create attempted for an order in state {record.state.value}")
+            db.execute(
+                "UPDATE orders SET create_attempts = create_attempts + 1, updated_at = ? "
+                "WHERE connection = ? AND order_id = ?",
+                (now, connection, order_id),
+            )
+            self._events(
+                db, connection, order_id, [Event(at=now, kind="note", detail="create attempt recorded")]
+            )
+            return record.create_attempts + 1
+
+        return await self._run(q)
+
+    async def transition(
+        self,
+        connection: str,
+        order_id: str,
+        target: OrderState,
+        now: float,
+        detail: str,
+        *,
+        store_order_id: str | None = None,
+        store_order_number: str | None = None,
+        reason: str | None = None,
+        events: Sequence[Event] = (),
+    ) -> OrderRecord:
+        def q(db: sqlite3.Connection) -> OrderRecord:
+            record = self._fetch_order(db, connection, order_id)
+            check_transition(record.state, target)
+            resume = record.state.value if target is OrderState.NEEDS_ATTENTION else None
+            db.execute(
+                "UPDATE orders SET state = ?, attempts = 0, next_attempt_at = 0, last_error = '', "
+                "store_order_id = COALESCE(?, store_order_id), store_order_number = COALESCE(?, store_order_number), "
+                "reason = COALESCE(?, CASE WHEN ? = 'needs_attention' THEN reason ELSE '' END), "
+                "resume_state = ?, updated_at = ? WHERE connection = ? AND order_id = ?",
+                (
+                    target.value,
+                    store_order_id,
+                    store_order_number,
+                    reason,
+                    target.value,
+                    resume,
+                    now,
+                    connection,
+                    order_id,
+                ),
+            )
+            self._events(
+                db,
+                connection,
+                order_id,
+                [
+                    *events,
+                    Event(
+                        at=now, kind="transition", detail=f"{record.state.value} → {target.value}: {detail}"
+                    ),
+                ],
+            )
+            return self._fetch_order(db, connection, order_id)
+
+        return await self._run(q)
+
+    async def schedule_retry(
+        self,
+        connection: str,
+        order_id: str,
+        next_attempt_at: float,
+        error: str,
+        now: float,
+        events: Sequence[Event] = (),
+        *,
+        count: bool = True,
+    ) -> int:
+        def q(db: sqlite3.Connection) -> int:
+            db.execute(
+                "UPDATE orders SET attempts = attempts + ?, next_attempt_at = ?, last_error = ?, updated_at = ? "
+                "WHERE connection = ? AND order_id = ?",
+                (1 if count else 0, next_attempt_at, error, now, connection, order_id),
+            )
+            self._events(db, connection, order_id, [*events, Event(at=now, kind="error", detail=error)])
+            return self._fetch_order(db, connection, order_id).attempts
+
+        return await self._run(q)
+
+    async def add_events(self, connection: str, order_id: str, events: Sequence[Event]) -> None:
+        if events:
+            await self._run(lambda db: self._events(db, connection, order_id, events))
+
+    async def history(self, connection: str, order_id: str) -> list[Event]:
+        def q(db: sqlite3.Connection) -> list[Event]:
+            rows = db.execute(
+                "SELECT at, kind, direction, system, detail, outcome FROM order_events "
+                "WHERE connection = ? AND order_id = ? ORDER BY id",
+                (connection, order_id),
+            ).fetchall()
+            return [Event(**dict(r)) for r in rows]
+
+        return await self._run(q)
+
+    async def retry_order(self, connection: str, order_id: str, now: float) -> OrderRecord:
+        def q(db: sqlite3.Connection) -> OrderRecord:
+            record = self._fetch_order(db, connection, order_id)
+            if record.state is not OrderState.NEEDS_ATTENTION:
+                raise IllegalTransition(
+                    f"only orders in needs_attention can be retried (this one is {record.state})"
+                )
+            target = record.resume_state or OrderState.RECEIVED
+            check_transition(record.state, target)
+            # A retry re-maps the raw order (the plugin or its configuration may have been fixed).
+            clear_map = ", order_json = NULL" if target is OrderState.RECEIVED else ""
+            db.execute(
+                f"UPDATE orders SET state = ?, attempts = 0, next_attempt_at = 0, resume_state = NULL, "
+                f"updated_at = ?{clear_map} WHERE connection = ? AND order_id = ?",
+                (target.value, now, connection, order_id),
+            )
+            self._events(
+                db,
+                connection,
+                order_id,
+                [
+                    Event(
+                        at=now, kind="transition", detail=f"needs_attention → {target.value}: retry requested"
+                    )
+                ],
+            )
+            return self._fetch_order(db, connection, order_id)
+
+        return await self._run(q)
+
+    async def list_orders(
+        self,
+        *,
+        connection: str | None = None,
+        state: OrderState | None = None,
+        text: str = "",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[OrderRecord], int]:
+        def q(db: sqlite3.Connection) -> tuple[list[OrderRecord], int]:
+            where, args = ["1 = 1"], []
+            if connection:
+                where.append("connection = ?")
+                args.append(connection)
+            if state:
+                where.append("state = ?")
+                args.append(state.value)
+            if text:
+                where.append("(order_id LIKE ? OR number LIKE ? OR store_order_number LIKE ?)")
+                like = f"%{text}%"
+                args += [like, like, like]
+            clause = " AND ".join(where)
+            total = db.execute(f"SELECT COUNT(*) FROM orders WHERE {clause}", args).fetchone()[0]
+            rows = db.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {clause} "
+                "ORDER BY received_at DESC, order_id LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+            return [_order(r) for r in rows], int(total)
+
+        return await self._run(q)
+
+    async def count_by_state(self) -> dict[tuple[str, OrderState], int]:
+        def q(db: sqlite3.Connection) -> dict[tuple[str, OrderState], int]:
+            rows = db.execute("SELECT connection, state, COUNT(*) FROM orders GROUP BY connection, state")
+            return {(r[0], OrderState(r[1])): int(r[2]) for r in rows}
+
+        return await self._run(q)
+
+    async def pending_units(self, connection: str) -> dict[str, int]:
+        def q(db: sqlite3.Connection) -> dict[str, int]:
+            units: dict[str, int] = {}
+            rows = db.execute(
+                "SELECT order_json FROM orders WHERE connection = ? AND state = 'received' AND order_json IS NOT NULL",
+                (connection,),
+            )
+            for (order_json,) in rows:
+                for line in Order.model_validate_json(order_json).lines:
+                    key = line.sku or line.ean
+                    units[key] = units.get(key, 0) + line.quantity
+            return units
+
+        return await self._run(q)
+
+    # ------------------------------------------------------------------ shipments
+    async def upsert_shipment(self, connection: str, shipment: Shipment, now: float) -> ShipmentRecord | None:
+        def q(db: sqlite3.Connection) -> ShipmentRecord | None:
+            row = db.execute(
+                f"SELECT {_SHIPMENT_COLUMNS} FROM shipments WHERE connection = ? AND shipment_id = ?",
+                (connection, shipment.shipment_id),
+            ).fetchone()
+            payload = shipment.model_dump_json()
+            if row is None:
+                db.execute(
+                    f"INSERT INTO shipments ({_SHIPMENT_COLUMNS}) VALUES (?, ?, ?, 'pending', ?, '', 0, 0, '', ?, ?, NULL)",
+                    (connection, shipment.shipment_id, shipment.order_id, payload, now, now),
+                )
+                self._events(
+                    db,
+                    connection,
+                    shipment.order_id,
+                    [
+                        Event(
+                            at=now,
+                            kind="call",
+                            direction="in",
+                            detail=f"store reports shipment {shipment.shipment_id}",
+                            outcome="new",
+                        )
+                    ],
+                )
+            else:
+                old = _shipment(row)
+                if _codes(old.shipment) == _codes(shipment):
+                    return None
+                if old.state is ShipmentState.SENT:
+                    self._events(
+                        db,
+                        connection,
+                        shipment.order_id,
+                        [
+                            Event(
+                                at=now,
+                                kind="note",
+                                detail=f"shipment {shipment.shipment_id} changed in the store after it "
+                                "was reported; the marketplace keeps the reported codes",
+                            )
+                        ],
+                    )
+                    db.execute(
+                        "UPDATE shipments SET payload = ?, updated_at = ? WHERE connection = ? AND shipment_id = ?",
+                        (payload, now, connection, shipment.shipment_id),
+                    )
+                    return None
+                db.execute(
+                    "UPDATE shipments SET payload = ?, state = 'pending', next_attempt_at = 0, updated_at = ? "
+                    "WHERE connection = ? AND shipment_id = ?",
+                    (payload, now, connection, shipment.shipment_id),
+                )
+                self._events(
+                    db,
+                    connection,
+                    shipment.order_id,
+                    [
+                        Event(
+                            at=now,
+                            kind="call",
+                            direction="in",
+                            detail=f"store updated shipment {shipment.shipment_id}",
+                            outcome="changed",
+                        )
+                    ],
+                )
+            new_row = db.execute(
+                f"SELECT {_SHIPMENT_COLUMNS} FROM shipments WHERE connection = ? AND shipment_id = ?",
+                (connection, shipment.shipment_id),
+            ).fetchone()
+            return _shipment(new_row)
+
+        return await self._run(q)
+
+    async def due_shipments(self, connection: str, now: float, limit: int) -> list[ShipmentRecord]:
+        def q(db: sqlite3.Connection) -> list[ShipmentRecord]:
+            rows = db.execute(
+                f"SELECT {_SHIPMENT_COLUMNS} FROM shipments WHERE connection = ? AND state = 'pending' "
+                "AND next_attempt_at <= ? ORDER BY first_seen LIMIT ?",
+                (connection, now, limit),
+            ).fetchall()
+            return [_shipment(r) for r in rows]
+
+        return await self._run(q)
+
+    async def set_shipment_state(
+        self,
+        connection: str,
+        shipment_id: str,
+        state: ShipmentState,
+        now: float,
+        *,
+        missing: Sequence[str] = (),
+        error: str = "",
+        next_attempt_at: float | None = None,
+    ) -> None:
+        def q(db: sqlite3.Connection) -> None:
+            retry = next_attempt_at is not None
+            db.execute(
+                "UPDATE shipments SET state = ?, missing = ?, last_error = ?, "
+                "attempts = CASE WHEN ? THEN attempts + 1 ELSE 0 END, next_attempt_at = ?, updated_at = ?, "
+                "held_since = CASE WHEN ? = 'held' THEN COALESCE(held_since, ?) ELSE NULL END "
+                "WHERE connection = ? AND shipment_id = ?",
+                (
+                    state.value,
+                    ",".join(missing),
+                    error,
+                    retry,
+                    next_attempt_at or 0,
+                    now,
+                    state.value,
+                    now,
+                    connection,
+                    shipment_id,
+                ),
+            )
+
+        await self._run(q)
+
+    async def set_shipment_codes(
+        self,
+        connection: str,
+        shipment_id: str,
+        now: float,
+        *,
+        tracking_code: str | None,
+        return_tracking_code: str | None,
+        carrier: str | None,
+    ) -> ShipmentRecord:
+        def q(db: sqlite3.Connection) -> ShipmentRecord:
+            row = db.execute(
+                f"SELECT {_SHIPMENT_COLUMNS} FROM shipments WHERE connection = ? AND shipment_id = ?",
+                (connection, shipment_id),
+            ).fetchone()
+            if row is None:
+                raise KeyError(f"no shipment {shipment_id!r} in connection {connection!r}")
+            record = _shipment(row)
+            if record.state is ShipmentState.SENT:
+                raise IllegalTransition("this shipment was already reported to the marketplace")
+            changes: dict[str, Any] = {}
+            if tracking_code:
+                changes["tracking_code"] = tracking_code
+            if return_tracking_code:
+                changes["return_tracking_code"] = return_tracking_code
+            if carrier:
+                changes["carrier"] = carrier
+            shipment = record.shipment.model_copy(update=changes)
+            Shipment.model_validate(shipment.model_dump())
+            db.execute(
+                "UPDATE shipments SET payload = ?, state = 'pending', next_attempt_at = 0, updated_at = ? "
+                "WHERE connection = ? AND shipment_id = ?",
+                (shipment.model_dump_json(), now, connection, shipment_id),
+            )
+            self._events(
+                db,
+                connection,
+                record.order_id,
+                [
+                    Event(
+                        at=now,
+                        kind="note",
+                        detail=f"codes entered by a person for shipment {shipment_id}: "
+                        + ", ".join(sorted(k for k in changes)),
+                    )
+                ],
+            )
+            new_row = db.execute(
+                f"SELECT {_SHIPMENT_COLUMNS} FROM shipments WHERE connection = ? AND shipment_id = ?",
+                (connection, shipment_id),
+            ).fetchone()
+            return _shipment(new_row)
+
+        return await self._run(q)
+
+    async def shipments(
+        self,
+        *,
+        connection: str | None = None,
+        order_id: str | None = None,
+        state: ShipmentState | None = None,
+    ) -> list[ShipmentRecord]:
+        def q(db: sqlite3.Connection) -> list[ShipmentRecord]:
+            where, args = ["1 = 1"], []
+            for column, value in (
+                ("connection", connection),
+                ("order_id", order_id),
+                ("state", state.value if state else None),
+            ):
+                if value:
+                    where.append(f"{column} = ?")
+                    args.append(value)
+            rows = db.execute(
+                f"SELECT {_SHIPMENT_COLUMNS} FROM shipments WHERE {' AND '.join(where)} ORDER BY first_seen",
+                args,
+            ).fetchall()
+            return [_shipment(r) for r in rows]
+
+        return await self._run(q)

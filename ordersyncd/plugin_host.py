@@ -1,0 +1,296 @@
+"""The plugin host: discovers plugins through one entry-point group, builds one instance per configured block,
+and gives each connection a :class:`pluggy.PluginManager` holding exactly its marketplace and store instances.
+
+The core never imports a plugin module by name: built-in plugins are found exactly like third-party ones.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import structlog
+
+from . import hookspecs
+from .config import BlockConfig, Config, ConnectionConfig
+from .errors import ConfigProblem, PluginError
+from .model import ConnectionInfo, SyncLevel
+from .plugin import PluginBase, PluginContext
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ConnectionPlugins",
+    "InstalledPlugin",
+    "PluginSet",
+    "await_maybe",
+    "build_plugins",
+    "discover_plugins",
+    "iterate",
+]
+
+ENTRY_POINT_GROUP = "ordersyncd.plugins"
+log = structlog.get_logger("ordersyncd.plugins")
+
+MARKETPLACE_HOOKS = frozenset(
+    {
+        "fetch_orders",
+        "map_order",
+        "acknowledge_order",
+        "on_shipped",
+        "update_stock",
+        "list_merchants",
+        "merchant_settings",
+    }
+)
+STORE_HOOKS = frozenset({"find_order", "create_order", "find_shipments", "read_stock"})
+#: Hooks a connection needs, by synchronization level.
+REQUIRED_HOOKS: dict[SyncLevel, dict[str, frozenset[str]]] = {
+    SyncLevel.ORDERS_AND_STOCK: {
+        "marketplace": frozenset(
+            {"fetch_orders", "map_order", "acknowledge_order", "on_shipped", "update_stock"}
+        ),
+        "store": frozenset({"find_order", "create_order", "find_shipments", "read_stock"}),
+    },
+    SyncLevel.STOCK_ONLY: {
+        "marketplace": frozenset({"update_stock"}),
+        "store": frozenset({"read_stock"}),
+    },
+}
+
+
+async def await_maybe(value: Any) -> Any:
+    """Await ``value`` when it is awaitable (an ``async def`` hook), else return it."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def iterate(value: Any) -> AsyncIterator[Any]:
+    """Iterate a streaming hook's result: an async iterator, an awaitable of an iterable, or an iterable."""
+    if hasattr(value, "__aiter__"):
+        async for item in value:
+            yield item
+        return
+    for item in await await_maybe(value) or ():
+        yield item
+
+
+@dataclass(frozen=True)
+class InstalledPlugin:
+    """An entry point of the ``ordersyncd.plugins`` group."""
+
+    name: str
+    distribution: str
+    version: str
+    target: str
+    cls: type[PluginBase[Any]] | None
+    error: str = ""
+
+    @property
+    def kind(self) -> str:
+        return getattr(self.cls, "kind", "?") if self.cls else "?"
+
+    def hooks(self) -> list[str]:
+        """Names of the hooks the plugin class implements."""
+        if self.cls is None:
+            return []
+        names = []
+        for attr in dir(self.cls):
+            member = getattr(self.cls, attr, None)
+            if callable(member) and getattr(member, f"{hookspecs.PROJECT}_impl", None) is not None:
+                names.append(attr)
+        return sorted(names)
+
+
+def discover_plugins() -> dict[str, InstalledPlugin]:
+    """Every plugin installed under the entry-point group, loaded (a broken one carries its error)."""
+    found: dict[str, InstalledPlugin] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if ep.dist else "?"
+        version = ep.dist.version if ep.dist else "?"
+        try:
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, PluginBase)):
+                raise TypeError("does not point at a MarketplacePlugin or StorePlugin subclass")
+            found[ep.name] = InstalledPlugin(ep.name, dist, version, ep.value, cls)
+        except Exception as error:  # a broken third-party plugin must not take the daemon down
+            found[ep.name] = InstalledPlugin(
+                ep.name, dist, version, ep.value, None, f"{type(error).__name__}: {error}"
+            )
+    return found
+
+
+def _manager(*instances: tuple[str, PluginBase[Any]]) -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name, instance in instances:
+        pm.register(instance, name=name)
+    pm.check_pending()
+    return pm
+
+
+@dataclass
+class ConnectionPlugins:
+    """A connection's own plugin manager (its marketplace and store instances) and what hooks learn of it."""
+
+    info: ConnectionInfo
+    settings: ConnectionConfig
+    marketplace: PluginBase[Any]
+    store: PluginBase[Any]
+    pm: pluggy.PluginManager
+
+    @property
+    def marketplace_system(self) -> str:
+        return self.settings.marketplace
+
+    @property
+    def store_system(self) -> str:
+        return self.settings.store
+
+    def implements(self, hook: str) -> bool:
+        return bool(getattr(self.pm.hook, hook).get_hookimpls())
+
+    def call(self, hook: str, **kwargs: Any) -> Any:
+        """Call a hook with the connection; returns what the implementation returned (maybe awaitable)."""
+        caller = getattr(self.pm.hook, hook)
+        if not caller.get_hookimpls():
+            raise PluginError(f"no plugin of connection {self.info.name} implements {hook}")
+        return caller(connection=self.info, **kwargs)
+
+    async def acall(self, hook: str, **kwargs: Any) -> Any:
+        return await await_maybe(self.call(hook, **kwargs))
+
+
+@dataclass
+class PluginSet:
+    """The plugin instances of one configuration, by block, and the connections' managers."""
+
+    instances: dict[tuple[str, str], PluginBase[Any]] = field(default_factory=dict)
+    connections: dict[str, ConnectionPlugins] = field(default_factory=dict)
+    problems: list[ConfigProblem] = field(default_factory=list)
+
+    def single(self, kind: str, name: str) -> pluggy.PluginManager:
+        """A manager holding one block's instance, for hooks that concern the block alone."""
+        return _manager((f"{kind}:{name}", self.instances[(kind, name)]))
+
+    async def call_block(self, kind: str, name: str, hook: str, **kwargs: Any) -> Any:
+        caller = getattr(self.single(kind, name).hook, hook)
+        if not caller.get_hookimpls():
+            raise PluginError(f"plugin of {kind} {name} does not implement {hook}")
+        return await await_maybe(caller(**kwargs))
+
+    def all_instances(self) -> Iterable[tuple[str, str, PluginBase[Any]]]:
+        for (kind, name), instance in self.instances.items():
+            yield kind, name, instance
+
+
+async def build_plugins(
+    config: Config,
+    installed: Mapping[str, InstalledPlugin],
+    http_client_factory: Any,
+    state_dir: Path | None = None,
+) -> PluginSet:
+    """Instantiate and validate every block and connection of ``config``; problems are collected, not raised."""
+    result = PluginSet()
+    state_dir = state_dir or config.daemon.state_dir
+    blocks: list[BlockConfig] = [*config.stores.values(), *config.marketplaces.values()]
+    kinds_present = {"store": "stores", "marketplace": "marketplaces"}
+    for block in blocks:
+        section = kinds_present[block.kind]
+        plugin = installed.get(block.plugin)
+        where = f"{section}.{block.name}"
+        if plugin is None:
+            known = ", ".join(sorted(n for n, p in installed.items() if p.kind == block.kind)) or "none"
+            result.problems.append(
+                ConfigProblem(
+                    f"{where}.plugin",
+                    f"unknown plugin {block.plugin!r} (installed {block.kind} plugins: {known})",
+                    str(block.origins.get("plugin", block.file)),
+                )
+            )
+            continue
+        if plugin.cls is None:
+            result.problems.append(
+                ConfigProblem(
+                    f"{where}.plugin",
+                    f"plugin {block.plugin!r} failed to load: {plugin.error}",
+                    str(block.origins.get("plugin", block.file)),
+                )
+            )
+            continue
+        if plugin.cls.kind != block.kind:
+            result.problems.append(
+                ConfigProblem(
+                    f"{where}.plugin",
+                    f"plugin {block.plugin!r} is a {plugin.cls.kind} plugin, not a {block.kind} plugin",
+                    str(block.origins.get("plugin", block.file)),
+                )
+            )
+            continue
+        context = PluginContext(
+            name=block.name,
+            kind=block.kind,
+            state_dir=state_dir / "plugins" / block.name,
+            http_client_factory=http_client_factory,
+        )
+        instance = plugin.cls(name=block.name, config=block.settings, context=context)
+        result.instances[(block.kind, block.name)] = instance
+        problems = await await_maybe(_manager((where, instance)).hook.validate_config()) or []
+        for problem in problems:
+            result.problems.append(
+                ConfigProblem(
+                    f"{where}.{problem.path}" if problem.path else where,
+                    problem.message,
+                    str(block.origin(problem.path) if problem.path else block.file),
+                )
+            )
+        for key in getattr(plugin.cls, "secret_keys", ()):
+            if isinstance(block.settings.get(key), str):
+                log.warning(
+                    "inline secret in configuration; prefer a reference",
+                    key=f"{where}.{key}",
+                    hint=f"use {key}_file, {key}_credential or {key}_env",
+                )
+    for conn in config.connections.values():
+        market = result.instances.get(("marketplace", conn.marketplace))
+        store = result.instances.get(("store", conn.store))
+        if market is None or store is None:
+            continue  # the block's own problem is already reported
+        info = ConnectionInfo(
+            name=conn.name,
+            account=conn.marketplace,
+            store=conn.store,
+            level=conn.level,
+            order_types=conn.order_types,
+            options=conn.options,
+        )
+        pm = _manager((f"marketplace:{conn.marketplace}", market), (f"store:{conn.store}", store))
+        plugins = ConnectionPlugins(info=info, settings=conn, marketplace=market, store=store, pm=pm)
+        where = f"connections.{conn.name}"
+        for kind, instance, required in (
+            ("marketplace", market, REQUIRED_HOOKS[conn.level]["marketplace"]),
+            ("store", store, REQUIRED_HOOKS[conn.level]["store"]),
+        ):
+            single = _manager((kind, instance))
+            missing = sorted(h for h in required if not getattr(single.hook, h).get_hookimpls())
+            if missing:
+                result.problems.append(
+                    ConfigProblem(
+                        f"{where}.level",
+                        f"the {kind} plugin of this connection cannot do level {conn.level.value}: "
+                        f"it lacks {', '.join(missing)}",
+                        str(config.origin(where)),
+                    )
+                )
+            if single.hook.validate_connection.get_hookimpls():
+                for problem in await await_maybe(single.hook.validate_connection(connection=info)) or []:
+                    result.problems.append(
+                        ConfigProblem(f"{where}.{problem.path}", problem.message, str(config.origin(where)))
+                    )
+        result.connections[conn.name] = plugins
+    return result

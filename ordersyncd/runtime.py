@@ -1,0 +1,375 @@
+"""The daemon: one supervising task group with a worker per active connection, the HTTP listener, signals
+(SIGTERM/SIGINT stop, SIGHUP reload) and systemd notify/watchdog."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import structlog
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from .config import Config, load_config
+from .errors import ConfigError, IllegalTransition, PluginError
+from .http import client_factory
+from .journal import Journal, OrderState, ShipmentState, open_journal
+from .logs import SecretRedactor, configure_logging
+from .metrics import ORDER_STATES, Metrics
+from .plugin_host import InstalledPlugin, PluginSet, build_plugins, discover_plugins
+from .sdnotify import SystemdNotifier
+from .web import create_app
+from .worker import ConnectionWorker
+
+__all__ = ["Daemon", "load_checked"]
+
+log = structlog.get_logger("ordersyncd")
+
+
+async def load_checked(
+    config_path: Path | None,
+    installed: Mapping[str, InstalledPlugin] | None = None,
+    metrics: Metrics | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Config, PluginSet]:
+    """Load the configuration and have every plugin validate its blocks; raise ``ConfigError`` with all
+    problems."""
+    config = load_config(config_path, environ=environ)
+    plugins = await build_plugins(
+        config, installed if installed is not None else discover_plugins(), client_factory(metrics)
+    )
+    if plugins.problems:
+        raise ConfigError(plugins.problems)
+    return config, plugins
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class _Started:
+    ok: bool
+    error: str = ""
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: Path | None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.environ = dict(os.environ if environ is None else environ)
+        self.metrics = Metrics(registry or CollectorRegistry())
+        self.notifier = SystemdNotifier.from_environ(self.environ)
+        self.config: Config | None = None
+        self.plugins: PluginSet | None = None
+        self.journal: Journal | None = None
+        self.workers: dict[str, ConnectionWorker] = {}
+        self.api_token = ""
+        self.redactor: SecretRedactor | None = None
+        self.http_port: int | None = None
+        self.started_at = time.time()
+        self._worker_group: anyio.abc.TaskGroup | None = None
+        self._worker_done: dict[str, anyio.Event] = {}
+        self._instance_started: dict[tuple[str, str], _Started] = {}
+        self._stop = anyio.Event()
+        self._connections_started = False
+        self._last_cycle = ""
+
+    # ------------------------------------------------------------------ state for the API and pages
+    def readiness(self) -> tuple[bool, str]:
+        if self.config is None:
+            return False, "configuration not loaded"
+        if self.journal is None or not self.journal.is_open:
+            return False, "journal not open"
+        if not self._connections_started:
+            return False, "connections not started"
+        return True, ""
+
+    def status(self) -> dict[str, Any]:
+        connections = {}
+        for name, worker in self.workers.items():
+            connections[name] = {
+                "up": worker.up,
+                "jobs": {
+                    job.name: {
+                        "interval": job.interval,
+                        "running": job.running_since is not None,
+                        "runs": job.runs,
+                        "failures": job.failures,
+                        "last_success": job.last_success,
+                        "last_error": job.last_error,
+                    }
+                    for job in worker.jobs.values()
+                },
+            }
+        return {"pid": os.getpid(), "started_at": self.started_at, "connections": connections}
+
+    async def refresh_gauges(self) -> None:
+        if self.journal is None or not self.journal.is_open or self.config is None:
+            return
+        counts = await self.journal.count_by_state()
+        for name in self.config.connections:
+            for state in ORDER_STATES:
+                self.metrics.orders_by_state.labels(connection=name, state=state).set(
+                    counts.get((name, OrderState(state)), 0)
+                )
+            held = await self.journal.shipments(connection=name, state=ShipmentState.HELD)
+            self.metrics.shipments_waiting.labels(connection=name).set(len(held))
+            oldest = min((s.held_since for s in held if s.held_since), default=0.0)
+            self.metrics.oldest_waiting.labels(connection=name).set(oldest)
+
+    async def retry_order(self, connection: str, order_id: str) -> dict[str, Any]:
+        assert self.journal is not None
+        try:
+            record = await self.journal.retry_order(connection, order_id, time.time())
+        except (KeyError, IllegalTransition) as error:
+            return {"ok": False, "error": str(error).strip("'\"")}
+        worker = self.workers.get(connection)
+        if worker is not None:
+            worker.trigger(("advance_orders",))
+        return {"ok": True, "state": record.state.value}
+
+    # ------------------------------------------------------------------ life cycle
+    async def run(self) -> None:
+        """Run until SIGTERM/SIGINT. Raises ``ConfigError`` when the configuration is invalid at start."""
+        installed = discover_plugins()
+        config, plugins = await load_checked(self.config_path, installed, self.metrics, self.environ)
+        self.redactor = configure_logging(config.log.level, config.log.format, config.secrets)
+        self.metrics.init_plugins((p.name, p.distribution, p.version) for p in installed.values())
+        state_dir = config.daemon.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.api_token = self._api_token(state_dir)
+        self.redactor.update([*config.secrets, self.api_token])
+        self.journal = open_journal(state_dir, config.daemon.sqlite_synchronous)
+        await self.journal.open()
+        self.config = config
+        sock = self._bind(config.http.listen, config.http.port)
+        self.http_port = sock.getsockname()[1]
+        (state_dir / "http-port").write_text(f"{self.http_port}\n")
+        server = _Server(
+            uvicorn.Config(create_app(self), log_level="warning", access_log=False, lifespan="off")
+        )
+        log.info(
+            "ordersyncd starting",
+            config=[str(f) for f in config.files],
+            state_dir=str(state_dir),
+            listen=f"{config.http.listen}:{self.http_port}",
+            connections=len(config.connections),
+        )
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._serve, server, sock)
+                async with anyio.create_task_group() as workers:
+                    self._worker_group = workers
+                    await self._start_connections(config, plugins)
+                    self.notifier.ready(self._status_line())
+                    tg.start_soon(self._signals)
+                    tg.start_soon(self._heartbeat)
+                    await self._stop.wait()
+                    self.notifier.stopping()
+                    log.info("stopping", timeout=config.daemon.stop_timeout)
+                    await self._stop_connections(config.daemon.stop_timeout)
+                server.should_exit = True
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                if self.plugins is not None:
+                    await self._shutdown_plugins(self.plugins)
+                await self.journal.close()
+            sock.close()
+            log.info("stopped")
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @staticmethod
+    def _api_token(state_dir: Path) -> str:
+        path = state_dir / "api-token"
+        if path.exists():
+            return path.read_text().strip()
+        token = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token + "\n")
+        return token
+
+    @staticmethod
+    def _bind(host: str, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            sock.close()
+            raise OSError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+        sock.listen(128)
+        sock.set_inheritable(True)
+        return sock
+
+    async def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        await server.serve(sockets=[sock])
+
+    async def _signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    await self.reload()
+                else:
+                    log.info("signal received", signal=signal.Signals(signum).name)
+                    self.request_stop()
+                    return
+
+    async def _heartbeat(self) -> None:
+        """Feed the systemd watchdog only while every worker makes progress; keep STATUS= current."""
+        interval = self.notifier.watchdog_interval()
+        tick = min(interval, 5.0) if interval else 5.0
+        while True:
+            healthy, reason = True, ""
+            for worker in list(self.workers.values()):
+                ok, why = worker.health()
+                if not ok:
+                    healthy, reason = False, why
+                    break
+            if healthy:
+                if interval:
+                    self.notifier.watchdog()
+            else:
+                log.error("scheduler wedged; not feeding the watchdog", reason=reason)
+            self.notifier.status(self._status_line(reason))
+            await anyio.sleep(tick)
+
+    def _status_line(self, problem: str = "") -> str:
+        up = sum(1 for w in self.workers.values() if w.up)
+        down = sum(1 for w in self.workers.values() if w.up is False)
+        last = max((j.last_success or 0 for w in self.workers.values() for j in w.jobs.values()), default=0)
+        age = f"last cycle {time.time() - last:.0f}s ago" if last else "no cycle finished yet"
+        text = f"{len(self.workers)} connections ({up} up, {down} down), {age}"
+        return f"{text}; WEDGED: {problem}" if problem else text
+
+    async def _ensure_started(self, plugins: PluginSet, kind: str, name: str) -> _Started:
+        key = (kind, name)
+        started = self._instance_started.get(key)
+        if started is not None and started.ok:
+            return started
+        try:
+            if plugins.single(kind, name).hook.startup.get_hookimpls():
+                await plugins.call_block(kind, name, "startup")
+            started = _Started(True)
+        except (PluginError, OSError) as error:
+            started = _Started(False, f"{type(error).__name__}: {error}")
+            log.error("plugin start failed", block=f"{kind}:{name}", error=started.error)
+        self._instance_started[key] = started
+        return started
+
+    async def _start_connections(self, config: Config, plugins: PluginSet) -> None:
+        self.plugins = plugins
+        self._instance_started = {}
+        assert self.journal is not None and self._worker_group is not None
+        for name, conn in plugins.connections.items():
+            self.metrics.init_connection(name, (conn.settings.marketplace, conn.settings.store))
+            if not conn.settings.active:
+                log.info("connection disabled", connection=name)
+                continue
+            worker = ConnectionWorker(conn, self.journal, self.metrics)
+            self.workers[name] = worker
+            done = anyio.Event()
+            self._worker_done[name] = done
+            self._worker_group.start_soon(self._run_worker, worker, plugins, done)
+        self._connections_started = True
+
+    async def _run_worker(self, worker: ConnectionWorker, plugins: PluginSet, done: anyio.Event) -> None:
+        try:
+            settings = worker.plugins.settings
+            delay = 1.0
+            while True:
+                market = await self._ensure_started(plugins, "marketplace", settings.marketplace)
+                store = await self._ensure_started(plugins, "store", settings.store)
+                if market.ok and store.ok:
+                    break
+                worker._set_up(False)
+                with anyio.move_on_after(delay):
+                    await self._stop.wait()
+                if self._stop.is_set() or worker._stopping:
+                    return
+                delay = min(delay * 2, 300.0)
+            await worker.run()
+        finally:
+            done.set()
+
+    async def _stop_connections(self, grace: float) -> None:
+        for worker in self.workers.values():
+            worker.stop()
+        with anyio.move_on_after(grace) as scope:
+            for done in self._worker_done.values():
+                await done.wait()
+        if scope.cancelled_caught:
+            log.warning("steps still running at the stop timeout; cancelling them", timeout=grace)
+            for worker in self.workers.values():
+                worker.cancel()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                for done in self._worker_done.values():
+                    await done.wait()
+        for name in self.workers:
+            self.metrics.forget_connection(name)
+        self.workers = {}
+        self._worker_done = {}
+        self._connections_started = False
+
+    async def _shutdown_plugins(self, plugins: PluginSet) -> None:
+        for kind, name, _ in plugins.all_instances():
+            if not plugins.single(kind, name).hook.shutdown.get_hookimpls():
+                continue
+            try:
+                with anyio.move_on_after(10):
+                    await plugins.call_block(kind, name, "shutdown")
+            except Exception as error:
+                log.warning("plugin shutdown failed", block=f"{kind}:{name}", error=type(error).__name__)
+
+    async def reload(self) -> bool:
+        """Re-read the configuration; swap it in when valid, keep the running one otherwise."""
+        self.notifier.reloading()
+        log.info("reloading configuration")
+        try:
+            config, plugins = await load_checked(self.config_path, None, self.metrics, self.environ)
+        except ConfigError as error:
+            for problem in error.problems:
+                log.error("reload refused: invalid configuration", problem=str(problem))
+            self.notifier.ready(self._status_line("reload refused, old configuration kept"))
+            return False
+        except Exception as error:
+            log.error("reload refused", error=f"{type(error).__name__}: {error}")
+            self.notifier.ready(self._status_line("reload refused, old configuration kept"))
+            return False
+        assert self.config is not None
+        if config.daemon.state_dir != self.config.daemon.state_dir or config.http != self.config.http:
+            log.warning("state_dir and [http] changes take effect at the next restart")
+        old_plugins = self.plugins
+        await self._stop_connections(self.config.daemon.stop_timeout)
+        if old_plugins is not None:
+            await self._shutdown_plugins(old_plugins)
+        self.config = config
+        if self.redactor is not None:
+            self.redactor.update([*config.secrets, self.api_token])
+        await self._start_connections(config, plugins)
+        self.notifier.ready(self._status_line())
+        log.info("configuration reloaded", connections=len(config.connections))
+        return True

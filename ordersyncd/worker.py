@@ -1,0 +1,198 @@
+"""Per-connection worker: periodic jobs, manual triggers, backoff. One failing or slow connection never stalls
+another: every job of every connection runs in its own task, with its own timeout."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import anyio
+import structlog
+
+from .journal import Journal
+from .metrics import JOBS, Metrics
+from .model import SyncLevel
+from .pipeline import ConnectionDown, OrderPipeline
+from .plugin_host import ConnectionPlugins
+from .stock import StockSync
+
+__all__ = ["ConnectionWorker", "JobState"]
+
+log = structlog.get_logger("ordersyncd.worker")
+
+ORDER_JOBS = ("poll_orders", "advance_orders", "poll_shipments", "reconcile")
+
+
+@dataclass
+class JobState:
+    name: str
+    interval: float
+    timeout: float
+    next_due: float = 0.0  # monotonic
+    running_since: float | None = None
+    runs: int = 0
+    failures: int = 0
+    last_success: float | None = None  # unix time
+    last_error: str = ""
+    wake: anyio.Event = field(default_factory=anyio.Event)
+
+
+class ConnectionWorker:
+    """Runs the jobs of one connection until :meth:`stop`."""
+
+    def __init__(
+        self,
+        plugins: ConnectionPlugins,
+        journal: Journal,
+        metrics: Metrics | None = None,
+        *,
+        concurrency: int = 4,
+        on_order_created: Callable[..., Awaitable[None]] | None = None,
+    ) -> None:
+        self.plugins = plugins
+        self.name = plugins.info.name
+        self.journal = journal
+        self.metrics = metrics
+        self.pipeline = OrderPipeline(
+            journal, plugins, metrics, concurrency=concurrency, on_order_created=on_order_created
+        )
+        self.stock = StockSync(journal, plugins, metrics)
+        settings = plugins.settings
+        names = JOBS if settings.level is SyncLevel.ORDERS_AND_STOCK else ("sync_stock",)
+        self.jobs: dict[str, JobState] = {}
+        for name in names:
+            interval = float(getattr(settings.intervals, name))
+            self.jobs[name] = JobState(name, interval, timeout=min(3600.0, max(120.0, 5 * interval)))
+        self.up: bool | None = None
+        self._stopping = False
+        self._cancel = anyio.CancelScope()
+
+    # ---------------------------------------------------------------- control
+    def trigger(
+        self, jobs: tuple[str, ...] = ("poll_orders", "advance_orders", "poll_shipments", "sync_stock")
+    ) -> list[str]:
+        """Run these jobs now (the manual "Synchronize now"). Returns the jobs triggered."""
+        started = []
+        for name in jobs:
+            job = self.jobs.get(name)
+            if job is not None:
+                job.next_due = 0.0
+                job.wake.set()
+                started.append(name)
+        return started
+
+    def stop(self) -> None:
+        """Finish the steps in progress, start no new ones."""
+        self._stopping = True
+        self.pipeline.stopping = True
+        for job in self.jobs.values():
+            job.wake.set()
+
+    def cancel(self) -> None:
+        self._cancel.cancel()
+
+    def health(self, now: float | None = None) -> tuple[bool, str]:
+        """False with a reason when a job is wedged (running far past its timeout, or overdue and not started)."""
+        now = time.monotonic() if now is None else now
+        for job in self.jobs.values():
+            if job.running_since is not None and now - job.running_since > job.timeout + 30:
+                return False, f"{self.name}/{job.name} has been running for {now - job.running_since:.0f}s"
+            if job.running_since is None and job.next_due and now - job.next_due > 60 and not self._stopping:
+                return False, f"{self.name}/{job.name} is overdue by {now - job.next_due:.0f}s"
+        return True, ""
+
+    # ---------------------------------------------------------------- running
+    async def run(self) -> None:
+        with self._cancel:
+            async with anyio.create_task_group() as tg:
+                for job in self.jobs.values():
+                    tg.start_soon(self._loop, job)
+
+    async def _loop(self, job: JobState) -> None:
+        while not self._stopping:
+            delay = job.next_due - time.monotonic()
+            if delay > 0:
+                job.wake = anyio.Event()
+                with anyio.move_on_after(delay):
+                    await job.wake.wait()
+                if self._stopping:
+                    return
+                if job.next_due - time.monotonic() > 0 and not job.wake.is_set():
+                    continue
+            await self.run_job(job.name)
+
+    async def run_job(self, name: str) -> bool:
+        """Run one job now; returns True on success. Schedules the job's next run."""
+        job = self.jobs[name]
+        job.running_since = time.monotonic()
+        job.runs += 1
+        bound = log.bind(connection=self.name, job=name)
+        retry_after: float | None = None
+        ok = False
+        start = time.monotonic()
+        try:
+            with anyio.fail_after(job.timeout):
+                await self._work(name)
+            ok = True
+        except ConnectionDown as down:
+            job.last_error = str(down)
+            retry_after = down.retry_after
+            bound.error("connection down", error=str(down), retry_after=retry_after)
+        except TimeoutError:
+            job.last_error = f"timed out after {job.timeout:.0f}s"
+            bound.error("job timed out", timeout=job.timeout)
+        except Exception as error:
+            job.last_error = f"{type(error).__name__}: {error}"
+            bound.error("job failed", error=job.last_error)
+        finally:
+            job.running_since = None
+            duration = time.monotonic() - start
+            if self.metrics is not None:
+                self.metrics.job_runs.labels(connection=self.name, job=name).inc()
+                self.metrics.job_duration.labels(connection=self.name, job=name).observe(duration)
+        wait = job.interval
+        if ok:
+            job.last_success = time.time()
+            job.last_error = ""
+            job.failures = 0
+            self._set_up(True)
+            if self.metrics is not None:
+                self.metrics.last_success.labels(connection=self.name, job=name).set(job.last_success)
+        else:
+            job.failures += 1
+            self._set_up(False)
+            if self.metrics is not None:
+                self.metrics.job_failures.labels(connection=self.name, job=name).inc()
+            if retry_after is not None:
+                wait = max(retry_after, 0.5)
+            else:  # back off the whole job while it keeps failing, up to its interval
+                wait = min(
+                    job.interval, self.plugins.settings.backoff_initial * 2 ** min(job.failures - 1, 20)
+                )
+        job.next_due = time.monotonic() + (wait if math.isfinite(wait) else job.interval)
+        return ok
+
+    def _set_up(self, up: bool) -> None:
+        if self.up is not up:
+            log.info("connection up" if up else "connection down", connection=self.name)
+        self.up = up
+        if self.metrics is not None:
+            self.metrics.connection_up.labels(connection=self.name).set(1 if up else 0)
+
+    async def _work(self, name: str) -> None:
+        if name == "poll_orders":
+            if await self.pipeline.poll_orders():
+                self.trigger(("advance_orders",))
+        elif name == "advance_orders":
+            await self.pipeline.advance_orders()
+        elif name == "poll_shipments":
+            await self.pipeline.poll_shipments()
+        elif name == "sync_stock":
+            await self.stock.run()
+        elif name == "reconcile":
+            if await self.pipeline.poll_orders(window=self.plugins.settings.reconcile_window):
+                self.trigger(("advance_orders",))
+        else:  # pragma: no cover - job names come from JOBS
+            raise ValueError(name)
