@@ -1,0 +1,288 @@
+"""HTTP access to zDirect: OAuth2 client-credentials tokens, ``X-Flow-Id``, 429 handling, error classes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+import structlog
+
+from ordersyncd.plugin import (
+    AuthenticationError,
+    PermanentOrderError,
+    PluginError,
+    RateLimited,
+    Secret,
+    TransientError,
+)
+
+__all__ = ["JSONAPI", "TokenCache", "ZDirectClient", "token_cache"]
+
+log = structlog.get_logger("ordersyncd.plugins.zalando")
+
+JSONAPI = "application/vnd.api+json"
+SYSTEM = "zalando"
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+@dataclass
+class _Token:
+    value: str
+    renew_at: float
+
+
+class TokenCache:
+    """Access tokens cached per (client id, base URL), i.e. per client and mode, shared by all instances.
+
+    A token is renewed before ``expires_in`` runs out: 5 minutes early, or after 90 % of its life when that
+    is shorter.
+    """
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], _Token] = {}
+        self._locks: dict[tuple[str, str], anyio.Lock] = {}
+
+    def lock(self, key: tuple[str, str]) -> anyio.Lock:
+        return self._locks.setdefault(key, anyio.Lock())
+
+    def get(self, key: tuple[str, str], now: float) -> str | None:
+        token = self._tokens.get(key)
+        if token is None or now >= token.renew_at:
+            return None
+        return token.value
+
+    def put(self, key: tuple[str, str], value: str, expires_in: float, now: float) -> None:
+        margin = min(300.0, expires_in * 0.1)
+        self._tokens[key] = _Token(value=value, renew_at=now + max(0.0, expires_in - margin))
+
+    def drop(self, key: tuple[str, str], value: str | None = None) -> None:
+        token = self._tokens.get(key)
+        if token is not None and (value is None or token.value == value):
+            del self._tokens[key]
+
+    def clear(self) -> None:
+        self._tokens.clear()
+
+
+#: The process-wide token cache.
+token_cache = TokenCache()
+
+
+class ZDirectClient:
+    """Authenticated zDirect requests over the ``httpx.AsyncClient`` the core provides.
+
+    Every request carries a fresh ``X-Flow-Id`` (logged with the outcome). A 401 drops the cached token and
+    retries once with a new one. A 429 waits ``Retry-After`` seconds and retries while the total wait stays
+    within ``max_rate_limit_wait``; beyond that :class:`RateLimited` goes to the core. Other failures are
+    classified: 401/403 → :class:`AuthenticationError`; 408, 5xx, transport errors and garbage →
+    :class:`TransientError`; other 4xx → :class:`PermanentOrderError` (callers may take specific
+    statuses through ``expect``).
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        client_id: str,
+        client_secret: Secret,
+        base_url: str,
+        max_rate_limit_wait: float,
+        sleep: Sleep = anyio.sleep,
+        clock: Clock = time.monotonic,
+        cache: TokenCache = token_cache,
+    ) -> None:
+        self.http = http
+        self._client_id = client_id
+        self._secret = client_secret
+        self._key = (client_id, base_url)
+        self._max_wait = max_rate_limit_wait
+        self.sleep = sleep
+        self.clock = clock
+        self._cache = cache
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # ------------------------------------------------------------------------------------------ tokens
+
+    async def token(self) -> str:
+        """A valid access token, from the cache or freshly requested."""
+        cached = self._cache.get(self._key, self.clock())
+        if cached:
+            return cached
+        async with self._cache.lock(self._key):
+            cached = self._cache.get(self._key, self.clock())
+            if cached:
+                return cached
+            value, expires_in = await self._request_token()
+            self._cache.put(self._key, value, expires_in, self.clock())
+            return value
+
+    async def _request_token(self) -> tuple[str, float]:
+        waited = 0.0
+        while True:
+            flow_id = str(uuid.uuid4())
+            try:
+                response = await self.http.post(
+                    "/auth/token",
+                    data={"grant_type": "client_credentials"},
+                    auth=httpx.BasicAuth(self._client_id, self._secret.reveal()),
+                    headers={"X-Flow-Id": flow_id, "Accept": "application/json"},
+                )
+            except httpx.HTTPError as error:
+                raise TransientError(f"{SYSTEM}: token request failed ({type(error).__name__})") from None
+            log.debug(
+                "zalando request",
+                method="POST",
+                path="/auth/token",
+                status=response.status_code,
+                flow_id=flow_id,
+            )
+            if response.status_code == 429:
+                waited = await self._wait_rate_limit(response, waited)
+                continue
+            if response.status_code in (400, 401, 403):
+                raise AuthenticationError(
+                    f"{SYSTEM}: the zDirect client id {self._client_id!r} and its secret were refused "
+                    f"(HTTP {response.status_code}, flow id {flow_id})"
+                )
+            if response.status_code != 200:
+                raise self._classify(response, flow_id)
+            body = self._json(response, flow_id)
+            token = body.get("access_token") if isinstance(body, dict) else None
+            if not isinstance(token, str) or not token:
+                raise TransientError(f"{SYSTEM}: token response without access_token (flow id {flow_id})")
+            expires = body.get("expires_in", 7200)
+            return token, float(expires) if isinstance(expires, int | float) else 7200.0
+
+    # ------------------------------------------------------------------------------------------ requests
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        content_type: str = JSONAPI,
+        accept: str = JSONAPI,
+        expect: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """Send one request; return the response when 2xx or its status is in ``expect``, else raise."""
+        waited = 0.0
+        renewed = False
+        while True:
+            token = await self.token()
+            flow_id = str(uuid.uuid4())
+            headers = {"Authorization": f"Bearer {token}", "X-Flow-Id": flow_id, "Accept": accept}
+            if json_body is not None:
+                headers["Content-Type"] = content_type
+            try:
+                response = await self.http.request(
+                    method,
+                    path,
+                    params=params,
+                    headers=headers,
+                    content=None if json_body is None else _dumps(json_body),
+                )
+            except httpx.HTTPError as error:
+                log.info(
+                    "zalando request failed",
+                    method=method,
+                    path=path,
+                    flow_id=flow_id,
+                    error=type(error).__name__,
+                )
+                raise TransientError(
+                    f"{SYSTEM}: {method} {path} failed ({type(error).__name__}, flow id {flow_id})"
+                ) from None
+            log.debug(
+                "zalando request", method=method, path=path, status=response.status_code, flow_id=flow_id
+            )
+            status = response.status_code
+            if status == 401 and not renewed:
+                self._cache.drop(self._key, token)
+                renewed = True
+                continue
+            if status == 429:
+                waited = await self._wait_rate_limit(response, waited)
+                continue
+            if 200 <= status < 300 or status in expect:
+                return response
+            raise self._classify(response, flow_id)
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Like :meth:`request` and return the decoded JSON body (garbage → :class:`TransientError`)."""
+        response = await self.request(method, path, **kwargs)
+        return self._json(response, response.request.headers.get("X-Flow-Id", ""))
+
+    async def _wait_rate_limit(self, response: httpx.Response, waited: float) -> float:
+        delay = _retry_after(response)
+        if waited + delay > self._max_wait:
+            raise RateLimited(
+                f"{SYSTEM}: {response.request.method} {response.request.url.path} throttled (HTTP 429, "
+                f"limit {response.headers.get('X-Rate-Limit', '?')}/min)",
+                retry_after=delay,
+            )
+        log.info("zalando rate limited", path=response.request.url.path, retry_after=delay)
+        await self.sleep(delay)
+        return waited + max(delay, 0.001)
+
+    @staticmethod
+    def _json(response: httpx.Response, flow_id: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise TransientError(
+                f"{SYSTEM}: {response.request.method} {response.request.url.path} returned a body that is "
+                f"not JSON (HTTP {response.status_code}, flow id {flow_id})"
+            ) from None
+
+    @staticmethod
+    def _classify(response: httpx.Response, flow_id: str) -> PluginError:
+        status = response.status_code
+        where = (
+            f"{SYSTEM}: {response.request.method} {response.request.url.path} -> HTTP {status}"
+            f"{_detail(response)} (flow id {flow_id})"
+        )
+        if status in (401, 403):
+            return AuthenticationError(where)
+        if status == 408 or status >= 500:
+            return TransientError(where)
+        return PermanentOrderError(where)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _detail(response: httpx.Response) -> str:
+    """A short reason from a JSON:API or problem+json error body (never the request)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        text = errors[0].get("detail") or errors[0].get("title") or ""
+    else:
+        text = body.get("detail") or body.get("title") or body.get("message") or ""
+    return f": {str(text)[:200]}" if text else ""
+
+
+def _dumps(body: Any) -> bytes:
+    import json
+
+    return json.dumps(body, separators=(",", ":")).encode()
