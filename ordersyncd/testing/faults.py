@@ -17,13 +17,16 @@ Scope = dict[str, Any]
 class Faults:
     """What to inject. Rates are probabilities in [0, 1]; change them at any time.
 
-    ``latency`` seconds are added to every request. ``error_rate`` answers 503 (or ``error_status``);
+    ``latency`` seconds are added to every request before the app sees it; ``response_latency`` seconds after
+    the app has done its work and before the answer leaves (the window in which a client can die having
+    caused an effect it never learns of). ``error_rate`` answers 503 (or ``error_status``);
     ``timeout_rate`` holds the request for ``hang_seconds`` before answering (the client should time out
     first); ``garbage_rate`` answers 200 with a body that is not JSON. ``only_paths`` restricts faults to
     requests whose path starts with one of the prefixes. ``fail_next`` forces the next N requests to fail.
     """
 
     latency: float = 0.0
+    response_latency: float = 0.0
     error_rate: float = 0.0
     error_status: int = 503
     timeout_rate: float = 0.0
@@ -38,7 +41,7 @@ class Faults:
         self._rng = random.Random(self.seed)
 
     def reset(self) -> None:
-        self.latency = self.error_rate = self.timeout_rate = self.garbage_rate = 0.0
+        self.latency = self.response_latency = self.error_rate = self.timeout_rate = self.garbage_rate = 0.0
         self.fail_next = 0
 
     def decide(self, path: str) -> str | None:
@@ -75,7 +78,16 @@ class FaultInjector:
             await anyio.sleep(faults.latency)
         kind = faults.decide(scope["path"])
         if kind is None:
-            await self.app(scope, receive, send)
+            if faults.response_latency:
+
+                async def send_late(message: dict[str, Any]) -> None:
+                    if message["type"] == "http.response.start":
+                        await anyio.sleep(faults.response_latency)
+                    await send(message)
+
+                await self.app(scope, receive, send_late)
+            else:
+                await self.app(scope, receive, send)
             return
         faults.injected[kind] += 1
         if kind == "timeout":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +35,9 @@ from .common import FakeSettings, client_for, request, require
 
 class FakeMarketplaceSettings(FakeSettings):
     require_return_tracking: bool = True
+    #: Fault injection inside the plugin: while this file exists, fetch_orders blocks the event loop (a plugin
+    #: doing blocking I/O), which is how the watchdog test wedges a worker.
+    wedge_path: str = ""
 
 
 class FakeMarketplace(MarketplacePlugin[FakeMarketplaceSettings]):
@@ -61,6 +66,8 @@ class FakeMarketplace(MarketplacePlugin[FakeMarketplaceSettings]):
     async def fetch_orders(
         self, connection: ConnectionInfo, since: datetime | None, until: datetime
     ) -> AsyncIterator[RawOrder]:
+        while self.settings.wedge_path and Path(self.settings.wedge_path).exists():
+            time.sleep(0.5)  # deliberately blocking: a wedged plugin
         page = 0
         while True:
             params: dict[str, Any] = {"until": until.isoformat(), "page": page, "per_page": 50}
