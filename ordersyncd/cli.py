@@ -6,7 +6,6 @@ Exit codes: 0 success; 1 the operation failed; 2 usage error; 69 the running dae
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from pathlib import Path
@@ -48,18 +47,27 @@ def _config_error(error: ConfigError) -> NoReturn:
 
 def _load(ctx: click.Context) -> Config:
     try:
-        return load_config(ctx.obj["config"])
+        config = load_config(ctx.obj["config"])
     except ConfigError as error:
         _config_error(error)
+    _log_to_stderr(config)
+    return config
+
+
+def _log_to_stderr(config: Config) -> None:
+    """Commands other than ``run`` keep stdout for their output: logs go to stderr, secrets redacted."""
+    configure_logging(config.log.level, config.log.format, config.secrets, stream=sys.stderr)
 
 
 def _checked(ctx: click.Context) -> tuple[Config, PluginSet]:
     from .runtime import load_checked
 
     try:
-        return anyio.run(load_checked, ctx.obj["config"])
+        config, plugin_set = anyio.run(load_checked, ctx.obj["config"])
     except ConfigError as error:
         _config_error(error)
+    _log_to_stderr(config)
+    return config, plugin_set
 
 
 class _Root(click.Group):
@@ -123,7 +131,6 @@ def check(ctx: click.Context, online: bool, as_json: bool) -> None:
     config, plugins = _checked(ctx)
     results: dict[str, Any] = {"files": [str(f) for f in config.files], "valid": True, "online": {}}
     if online:
-        configure_logging("error", "console", config.secrets, stream=sys.stderr)
 
         async def prove() -> dict[str, str]:
             answers: dict[str, str] = {}
@@ -239,9 +246,6 @@ def sync(ctx: click.Context, connection: str, once: bool, as_json: bool) -> None
     config, plugin_set = _checked(ctx)
     if connection not in plugin_set.connections:
         _fail(f"no connection {connection!r} (known: {', '.join(sorted(plugin_set.connections)) or 'none'})")
-    configure_logging(
-        config.log.level, "console" if not as_json else "json", config.secrets, stream=sys.stderr
-    )
     try:
         with StateLock(config.daemon.state_dir):
             result = anyio.run(_run_once, config, plugin_set, connection)
@@ -578,8 +582,7 @@ def write_dropin(config: Config, account: str, settings: dict[str, Any]) -> Path
 
 
 def main() -> None:
-    if sys.platform != "win32":  # pragma: no branch
-        asyncio.set_event_loop_policy(None)
+    configure_logging("warning", "auto", stream=sys.stderr)
     cli(obj={})
 
 

@@ -1,7 +1,7 @@
 """Prometheus metrics of the daemon.
 
-Labels are bounded by configuration: ``connection`` (configured connection name), ``job`` (one of
-:data:`JOBS`), ``system`` (configured store or marketplace name), ``code_class`` (``2xx`` … ``5xx``, ``error``).
+Labels are bounded by configuration: ``connection`` (configured connection name), ``task`` (the job name, one
+of :data:`JOBS`; not ``job``, which Prometheus reserves for the scrape job), ``system`` (configured store or marketplace name), ``code_class`` (``2xx`` … ``5xx``, ``error``).
 Never order ids, SKUs or e-mail addresses. Series known in advance are created with value 0 by
 :func:`init_connection` so alert rules and dashboards see them from start.
 
@@ -71,22 +71,31 @@ class Metrics:
             registry=r,
         )
         self.job_runs = Counter(
-            "ordersyncd_job_runs_total", "Job runs per connection and job.", ["connection", "job"], registry=r
+            "ordersyncd_job_runs_total",
+            "Job runs per connection and job (label task: the job name).",
+            ["connection", "task"],
+            registry=r,
         )
         self.job_failures = Counter(
-            "ordersyncd_job_failures_total", "Job runs that failed.", ["connection", "job"], registry=r
+            "ordersyncd_job_failures_total", "Job runs that failed.", ["connection", "task"], registry=r
         )
         self.job_duration = Histogram(
             "ordersyncd_job_duration_seconds",
             "Duration of job runs.",
-            ["connection", "job"],
+            ["connection", "task"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
             registry=r,
         )
         self.last_success = Gauge(
             "ordersyncd_job_last_success_timestamp_seconds",
             "Unix time of the last successful run per connection and job (absent until the first success).",
-            ["connection", "job"],
+            ["connection", "task"],
+            registry=r,
+        )
+        self.job_interval = Gauge(
+            "ordersyncd_job_interval_seconds",
+            "Configured interval of each job (alert rules compare the last success against it).",
+            ["connection", "task"],
             registry=r,
         )
         self.orders_imported = Counter(
@@ -171,8 +180,9 @@ class Metrics:
         """Create every series of a connection with value 0 so they exist from start."""
         self.connection_up.labels(connection=connection)
         for job in JOBS:
-            self.job_runs.labels(connection=connection, job=job)
-            self.job_failures.labels(connection=connection, job=job)
+            self.job_runs.labels(connection=connection, task=job)
+            self.job_failures.labels(connection=connection, task=job)
+            self.job_duration.labels(connection=connection, task=job)
         for counter in (
             self.orders_imported,
             self.orders_acknowledged,
@@ -196,7 +206,13 @@ class Metrics:
         for gauge in (self.connection_up, self.shipments_waiting, self.oldest_waiting):
             with contextlib.suppress(KeyError):
                 gauge.remove(connection)
-        for metric in (self.job_runs, self.job_failures, self.last_success):
+        for metric in (
+            self.job_runs,
+            self.job_failures,
+            self.last_success,
+            self.job_interval,
+            self.job_duration,
+        ):
             for job in JOBS:
                 with contextlib.suppress(KeyError):
                     metric.remove(connection, job)

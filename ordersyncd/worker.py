@@ -65,6 +65,9 @@ class ConnectionWorker:
         for name in names:
             interval = float(getattr(settings.intervals, name))
             self.jobs[name] = JobState(name, interval, timeout=min(3600.0, max(120.0, 5 * interval)))
+        if metrics is not None:
+            for job in self.jobs.values():
+                metrics.job_interval.labels(connection=self.name, task=job.name).set(job.interval)
         self.up: bool | None = None
         self._stopping = False
         self._cancel = anyio.CancelScope()
@@ -150,8 +153,8 @@ class ConnectionWorker:
             job.running_since = None
             duration = time.monotonic() - start
             if self.metrics is not None:
-                self.metrics.job_runs.labels(connection=self.name, job=name).inc()
-                self.metrics.job_duration.labels(connection=self.name, job=name).observe(duration)
+                self.metrics.job_runs.labels(connection=self.name, task=name).inc()
+                self.metrics.job_duration.labels(connection=self.name, task=name).observe(duration)
         wait = job.interval
         if ok:
             job.last_success = time.time()
@@ -159,12 +162,12 @@ class ConnectionWorker:
             job.failures = 0
             self._set_up(True)
             if self.metrics is not None:
-                self.metrics.last_success.labels(connection=self.name, job=name).set(job.last_success)
+                self.metrics.last_success.labels(connection=self.name, task=name).set(job.last_success)
         else:
             job.failures += 1
             self._set_up(False)
             if self.metrics is not None:
-                self.metrics.job_failures.labels(connection=self.name, job=name).inc()
+                self.metrics.job_failures.labels(connection=self.name, task=name).inc()
             if retry_after is not None:
                 wait = max(retry_after, 0.5)
             else:  # back off the whole job while it keeps failing, up to its interval

@@ -33,7 +33,7 @@ def write_config(
     path.write_text(
         f"""
 [daemon]
-state_dir = "{directory / 'state'}"
+state_dir = "{directory / "state"}"
 stop_timeout = "10s"
 
 [log]
@@ -70,7 +70,9 @@ overlap = "1m"
     return path
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> Any:
+def wait_for(
+    condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = ""
+) -> Any:
     """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -96,7 +98,9 @@ class DaemonProcess:
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(
                 [PYTHON, "-m", "ordersyncd.cli", "--config", str(self.config), "run"],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
             )
         return self
 
@@ -150,5 +154,7 @@ class DaemonProcess:
 def run_cli(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [PYTHON, "-m", "ordersyncd.cli", "--config", str(config), *args],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import FakeBackend
 from support import DaemonProcess, wait_for, write_config
 
@@ -17,8 +18,9 @@ PER_KILL = 6  # new orders arrive before every restart: 120 orders in all
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_loses_and_duplicates_nothing(fake_backend: FakeBackend, tmp_path: Path,
-                                                               output_dir: Path):
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
+    fake_backend: FakeBackend, tmp_path: Path, output_dir: Path
+):
     seed = int(os.environ.get("ORDERSYNCD_CRASH_SEED", "20261123"))
     rng = random.Random(seed)
     print(f"crash test seed {seed} (set ORDERSYNCD_CRASH_SEED to replay)")
@@ -46,8 +48,11 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(fake_backend: Fa
     fake_backend.faults.reset()
     daemon = DaemonProcess(config, log_path=output_dir / "daemon.log").start()
     try:
-        wait_for(lambda: len(fake_backend.world.state()["acks"]) == len(all_ids), timeout=60,
-                 what="every order acknowledged after the last restart")
+        wait_for(
+            lambda: len(fake_backend.world.state()["acks"]) == len(all_ids),
+            timeout=60,
+            what="every order acknowledged after the last restart",
+        )
     finally:
         daemon.stop()
     state = fake_backend.world.state()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from conftest import FakeBackend
 from support import DaemonProcess, run_cli, wait_for, write_config
 
@@ -54,8 +55,9 @@ def test_daemon_life_cycle_under_systemd(fake_backend: FakeBackend, tmp_path: Pa
     token = tmp_path / "token"
     token.write_text(secret + "\n")
     wedge = tmp_path / "wedge"
-    config = write_config(tmp_path / "d", fake_backend.base_url, token_file=token,
-                          marketplace_extra=f'wedge_path = "{wedge}"')
+    config = write_config(
+        tmp_path / "d", fake_backend.base_url, token_file=token, marketplace_extra=f'wedge_path = "{wedge}"'
+    )
     daemon = DaemonProcess(config, env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "2000000"})
     daemon.start()
     try:
@@ -64,8 +66,10 @@ def test_daemon_life_cycle_under_systemd(fake_backend: FakeBackend, tmp_path: Pa
         ready_msg = next(m for m in notify.messages if "READY=1" in m)
         assert "STATUS=" in ready_msg
         # Orders flow while the watchdog is fed.
-        wait_for(lambda: all(len(fake_backend.world.state()["acks"].get(i, [])) == 1 for i in ids),
-                 what="orders acknowledged")
+        wait_for(
+            lambda: all(len(fake_backend.world.state()["acks"].get(i, [])) == 1 for i in ids),
+            what="orders acknowledged",
+        )
         pings = notify.count("WATCHDOG=1")
         wait_for(lambda: notify.count("WATCHDOG=1") > pings, timeout=5, what="watchdog pings")
         assert any("STATUS=1 connections (1 up, 0 down)" in m for m in notify.drain())
@@ -99,13 +103,15 @@ def test_daemon_life_cycle_under_systemd(fake_backend: FakeBackend, tmp_path: Pa
         wait_for(lambda: notify.seen("READY=1"), what="READY after refused reload")
         assert httpx.get(daemon.url("/readyz")).status_code == 200
         # SIGHUP with a valid new configuration: swapped in (a second connection appears).
-        config.write_text(good + "\n[connections.second]\nmarketplace = \"fakem\"\nstore = \"fakes\"\n")
+        config.write_text(good + '\n[connections.second]\nmarketplace = "fakem"\nstore = "fakes"\n')
         notify.messages.clear()
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: "configuration reloaded" in daemon.output(), what="reload")
         wait_for(lambda: notify.seen("READY=1"), what="READY after reload")
-        status = httpx.get(daemon.url("/api/v1/status"), headers={
-            "Authorization": "Bearer " + (daemon.state_dir / "api-token").read_text().strip()}).json()
+        status = httpx.get(
+            daemon.url("/api/v1/status"),
+            headers={"Authorization": "Bearer " + (daemon.state_dir / "api-token").read_text().strip()},
+        ).json()
         assert sorted(status["connections"]) == ["fake", "second"]
 
         # A wedged worker (a plugin blocking the event loop) stops the watchdog pings.
@@ -131,7 +137,11 @@ def test_daemon_life_cycle_under_systemd(fake_backend: FakeBackend, tmp_path: Pa
 
 
 def test_invalid_configuration_exits_78_naming_file_key_and_reason(tmp_path: Path):
-    config = write_config(tmp_path, "http://127.0.0.1:9", extra='\n[connections.other]\nmarketplace = "fakem"\nstore = "nowhere"\n')
+    config = write_config(
+        tmp_path,
+        "http://127.0.0.1:9",
+        extra='\n[connections.other]\nmarketplace = "fakem"\nstore = "nowhere"\n',
+    )
     daemon = DaemonProcess(config).start()
     assert daemon.proc is not None
     code = daemon.proc.wait(30)
@@ -144,7 +154,10 @@ def test_unknown_plugin_and_plugin_problems_exit_78(tmp_path: Path):
     config = write_config(tmp_path, "http://example.org", extra='\n[stores.x]\nplugin = "no-such-plugin"\n')
     result = run_cli(config, "check")
     assert result.returncode == 78
-    assert "stores.x.plugin: unknown plugin 'no-such-plugin' (installed store plugins: fake-store" in result.stderr
+    assert (
+        "stores.x.plugin: unknown plugin 'no-such-plugin' (installed store plugins: fake-store"
+        in result.stderr
+    )
     # The fake plugins' own validation: plain http to a non-loopback host is refused.
     assert "marketplaces.fakem.base_url" in result.stderr and "must use https" in result.stderr
 
@@ -168,8 +181,11 @@ def test_sigterm_while_orders_flow_leaves_nothing_half_done(fake_backend: FakeBa
             assert states[order_id] in {"created", "acknowledged"}, (order_id, states[order_id])
         fake_backend.faults.latency = 0
         daemon = DaemonProcess(config).start().wait_ready()
-        wait_for(lambda: all(len(fake_backend.world.state()["acks"].get(i, [])) == 1 for i in ids),
-                 timeout=30, what="all orders after restart")
+        wait_for(
+            lambda: all(len(fake_backend.world.state()["acks"].get(i, [])) == 1 for i in ids),
+            timeout=30,
+            what="all orders after restart",
+        )
         assert len(fake_backend.world.state()["store_orders"]) == 40
     finally:
         daemon.kill()

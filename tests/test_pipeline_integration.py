@@ -11,11 +11,12 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from conftest import FakeBackend
-from support import write_config
 
 from ordersyncd.journal import OrderState, ShipmentState
 from ordersyncd.runtime import Daemon
+
+from conftest import FakeBackend
+from support import write_config
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +49,9 @@ def acked_once(backend: FakeBackend, ids: list[str]) -> bool:
     return all(len(state["acks"].get(i, [])) == 1 for i in ids)
 
 
-async def test_orders_flow_exactly_once_and_malformed_ones_are_quarantined(fake_backend: FakeBackend, tmp_path: Path):
+async def test_orders_flow_exactly_once_and_malformed_ones_are_quarantined(
+    fake_backend: FakeBackend, tmp_path: Path
+):
     good = fake_backend.world.generate(25, seed=3, bad=4)
     valid, bad = good[:25], good[25:]
     config = write_config(tmp_path, fake_backend.base_url)
@@ -73,7 +76,9 @@ async def test_orders_flow_exactly_once_and_malformed_ones_are_quarantined(fake_
     assert "unknown currency 'XXY'" in reasons[bad[3]]
 
 
-async def test_transient_faults_are_retried_and_nothing_is_duplicated(fake_backend: FakeBackend, tmp_path: Path):
+async def test_transient_faults_are_retried_and_nothing_is_duplicated(
+    fake_backend: FakeBackend, tmp_path: Path
+):
     ids = fake_backend.world.generate(30, seed=5)
     fake_backend.faults.error_rate = 0.25
     fake_backend.faults.garbage_rate = 0.1
@@ -82,12 +87,16 @@ async def test_transient_faults_are_retried_and_nothing_is_duplicated(fake_backe
         await anyio.sleep(1.5)
         assert sum(fake_backend.faults.injected.values()) > 0
         fake_backend.faults.reset()
-        await until(lambda: acked_once(fake_backend, ids), timeout=30, what="all orders acknowledged after faults")
+        await until(
+            lambda: acked_once(fake_backend, ids), timeout=30, what="all orders acknowledged after faults"
+        )
     created = [o["marketplace_order_id"] for o in fake_backend.world.state()["store_orders"]]
     assert sorted(created) == sorted(ids)
 
 
-async def test_a_create_whose_answer_was_lost_is_found_not_duplicated(fake_backend: FakeBackend, tmp_path: Path):
+async def test_a_create_whose_answer_was_lost_is_found_not_duplicated(
+    fake_backend: FakeBackend, tmp_path: Path
+):
     """The store created the order but the answer never arrived (timeout): the retry finds it."""
     ids = fake_backend.world.generate(1, seed=9)
     # The first POST /store/orders reaches the store app (the order is created) but its answer is replaced by
@@ -104,8 +113,13 @@ async def test_a_create_whose_answer_was_lost_is_found_not_duplicated(fake_backe
             self.app = app
 
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/store/orders" \
-                    and not created_before_answer:
+            if (
+                scope["type"] == "http"
+                and scope["method"] == "POST"
+                and scope["path"] == "/store/orders"
+                and not created_before_answer
+            ):
+
                 async def swallow(message: Any) -> None:
                     if message["type"] == "http.response.start":
                         created_before_answer.append("lost")
@@ -117,7 +131,9 @@ async def test_a_create_whose_answer_was_lost_is_found_not_duplicated(fake_backe
             await self.app(scope, receive, send)
 
     fake_backend.served._server.config.app = LosingAnswer(fake_backend.served._server.config.app)
-    fake_backend.served._server.config.loaded_app = LosingAnswer(fake_backend.served._server.config.loaded_app)
+    fake_backend.served._server.config.loaded_app = LosingAnswer(
+        fake_backend.served._server.config.loaded_app
+    )
     async with running(config) as daemon:
         await until(lambda: acked_once(fake_backend, ids), timeout=30, what="the order acknowledged")
         assert daemon.journal is not None
@@ -131,16 +147,24 @@ async def test_a_create_whose_answer_was_lost_is_found_not_duplicated(fake_backe
     assert any("-> 504" in d for d in details), details
 
 
-async def test_shipments_with_both_codes_are_reported_and_missing_codes_hold(fake_backend: FakeBackend, tmp_path: Path):
+async def test_shipments_with_both_codes_are_reported_and_missing_codes_hold(
+    fake_backend: FakeBackend, tmp_path: Path
+):
     ids = fake_backend.world.generate(2, seed=11)
     config = write_config(tmp_path, fake_backend.base_url)
     async with running(config) as daemon:
         await until(lambda: acked_once(fake_backend, ids), what="orders acknowledged")
         client = fake_backend.served
-        httpx.post(f"{client.base_url}/_control/ship",
-                   json={"order_id": ids[0], "tracking_numbers": ["TRACK1", "RETURN1"]})
-        httpx.post(f"{client.base_url}/_control/ship", json={"order_id": ids[1], "tracking_numbers": ["TRACK2"]})
-        await until(lambda: fake_backend.world.state()["shipments"].get(ids[0]), what="first shipment reported")
+        httpx.post(
+            f"{client.base_url}/_control/ship",
+            json={"order_id": ids[0], "tracking_numbers": ["TRACK1", "RETURN1"]},
+        )
+        httpx.post(
+            f"{client.base_url}/_control/ship", json={"order_id": ids[1], "tracking_numbers": ["TRACK2"]}
+        )
+        await until(
+            lambda: fake_backend.world.state()["shipments"].get(ids[0]), what="first shipment reported"
+        )
         assert daemon.journal is not None
         journal = daemon.journal
 
@@ -156,14 +180,22 @@ async def test_shipments_with_both_codes_are_reported_and_missing_codes_hold(fak
         assert shipments[0].missing == ("return_tracking_code",)
         assert ids[1] not in fake_backend.world.state()["shipments"], "nothing partial may be sent"
         # The store adds the second tracking number later: the held shipment goes out with both codes.
-        httpx.post(f"{client.base_url}/_control/ship",
-                   json={"order_id": ids[1], "tracking_numbers": ["TRACK2", "RETURN2"]})
-        await until(lambda: fake_backend.world.state()["shipments"].get(ids[1]), what="held shipment released")
+        httpx.post(
+            f"{client.base_url}/_control/ship",
+            json={"order_id": ids[1], "tracking_numbers": ["TRACK2", "RETURN2"]},
+        )
+        await until(
+            lambda: fake_backend.world.state()["shipments"].get(ids[1]), what="held shipment released"
+        )
         first = await journal.get_order("fake", ids[0])
         second = await journal.get_order("fake", ids[1])
     sent = fake_backend.world.state()["shipments"]
-    assert sent[ids[0]][0]["tracking_code"] == "TRACK1" and sent[ids[0]][0]["return_tracking_code"] == "RETURN1"
-    assert sent[ids[1]][0]["tracking_code"] == "TRACK2" and sent[ids[1]][0]["return_tracking_code"] == "RETURN2"
+    assert (
+        sent[ids[0]][0]["tracking_code"] == "TRACK1" and sent[ids[0]][0]["return_tracking_code"] == "RETURN1"
+    )
+    assert (
+        sent[ids[1]][0]["tracking_code"] == "TRACK2" and sent[ids[1]][0]["return_tracking_code"] == "RETURN2"
+    )
     assert first is not None and first.state is OrderState.SHIPPED
     assert second is not None and second.state is OrderState.SHIPPED
 
@@ -171,8 +203,9 @@ async def test_shipments_with_both_codes_are_reported_and_missing_codes_hold(fak
 async def test_one_failing_connection_does_not_stall_another(fake_backend: FakeBackend, tmp_path: Path):
     ids = fake_backend.world.generate(5, seed=13)
     config = write_config(
-        tmp_path, fake_backend.base_url,
-        extra=f"""
+        tmp_path,
+        fake_backend.base_url,
+        extra="""
 [marketplaces.broken]
 plugin = "fake-marketplace"
 base_url = "http://127.0.0.1:9"
@@ -215,7 +248,9 @@ async def test_stock_is_pushed_net_of_orders_not_yet_in_the_store(fake_backend: 
             while not await all_mapped():
                 await anyio.sleep(0.05)
         stock_job = daemon.workers["fake"].jobs["sync_stock"]
-        await until(lambda: stock_job.runs >= 1 and stock_job.running_since is None, what="first stock run over")
+        await until(
+            lambda: stock_job.runs >= 1 and stock_job.running_since is None, what="first stock run over"
+        )
         with fake_backend.world.lock:
             fake_backend.world.stock_received.clear()
         daemon.workers["fake"].trigger(("sync_stock",))

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from ordersyncd.plugin import ConnectionInfo, PluginContext
 from ordersyncd_plugins.marketplace_zalando import ZalandoMarketplace
 from ordersyncd_plugins.marketplace_zalando.client import token_cache
 from ordersyncd_plugins.marketplace_zalando.simulator import (
@@ -18,8 +20,6 @@ from ordersyncd_plugins.marketplace_zalando.simulator import (
     ZalandoSimulator,
     create_app,
 )
-
-from ordersyncd.plugin import ConnectionInfo, PluginContext
 
 from .contract import Contracts
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from ordersyncd_plugins.marketplace_zalando import ZalandoMarketplace
-from ordersyncd_plugins.marketplace_zalando.simulator import ZalandoSimulator
 
 from ordersyncd.plugin import PermanentOrderError, RawOrder
+from ordersyncd_plugins.marketplace_zalando import ZalandoMarketplace
+from ordersyncd_plugins.marketplace_zalando.simulator import ZalandoSimulator
 
 from .conftest import PluginFactory, connection
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from ordersyncd.plugin import PluginContext, RateLimited, TransientError
+from ordersyncd.testing import serve_asgi
 from ordersyncd_plugins.marketplace_zalando import ZalandoMarketplace
 from ordersyncd_plugins.marketplace_zalando.simulator import (
     DEFAULT_CLIENT_ID,
@@ -14,9 +17,6 @@ from ordersyncd_plugins.marketplace_zalando.simulator import (
     MERCHANT_A,
     create_app,
 )
-
-from ordersyncd.plugin import PluginContext, RateLimited, TransientError
-from ordersyncd.testing import serve_asgi
 
 from .conftest import FakeClock, PluginFactory, connection
 

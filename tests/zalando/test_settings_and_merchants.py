@@ -6,10 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ordersyncd_plugins.marketplace_zalando import ZalandoMarketplace
-from ordersyncd_plugins.marketplace_zalando.simulator import MERCHANT_A, MERCHANT_B, SALES_CHANNELS
 
 from ordersyncd.plugin import AuthenticationError, ConnectionInfo, PluginContext
+from ordersyncd_plugins.marketplace_zalando import ZalandoMarketplace
+from ordersyncd_plugins.marketplace_zalando.simulator import MERCHANT_A, MERCHANT_B, SALES_CHANNELS
 
 from .conftest import FakeClock, PluginFactory, connection
 

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
+from ordersyncd.plugin import MissingCodes, Order, PermanentOrderError, Shipment, ShipmentLine, StoreOrderRef
 from ordersyncd_plugins.marketplace_zalando import ZalandoMarketplace
 from ordersyncd_plugins.marketplace_zalando.simulator import ZalandoSimulator
 from ordersyncd_plugins.marketplace_zalando.simulator.state import SimOrder
-
-from ordersyncd.plugin import MissingCodes, Order, PermanentOrderError, Shipment, ShipmentLine, StoreOrderRef
 
 from .conftest import FakeClock, PluginFactory, connection
 

@@ -10,6 +10,8 @@ from decimal import Decimal
 
 import httpx
 import pytest
+
+from ordersyncd.testing import RecordedExchange
 from ordersyncd_plugins.marketplace_zalando.simulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -18,8 +20,6 @@ from ordersyncd_plugins.marketplace_zalando.simulator import (
     SALES_CHANNELS,
     ZalandoSimulator,
 )
-
-from ordersyncd.testing import RecordedExchange
 
 from .contract import ContractError, Contracts
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+
+from ordersyncd.plugin import StockItemStatus, StockLevel
 from ordersyncd_plugins.marketplace_zalando import ZalandoMarketplace
 from ordersyncd_plugins.marketplace_zalando.simulator import SALES_CHANNELS
 from ordersyncd_plugins.marketplace_zalando.stock import WindowBudget
-
-from ordersyncd.plugin import StockItemStatus, StockLevel
 
 from .conftest import FakeClock, PluginFactory, connection
 
