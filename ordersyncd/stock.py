@@ -35,8 +35,10 @@ class StockSync:
         counts = {status.value: 0 for status in StockItemStatus}
         batch: list[StockLevel] = []
         async for level in iterate(self.plugins.call("read_stock")):
-            key = level.sku or level.ean
-            net = max(0, level.quantity - pending.get(key, 0))
+            waiting = pending.get(f"sku:{level.sku}", 0) if level.sku else 0
+            if not waiting and level.ean:
+                waiting = pending.get(f"ean:{level.ean}", 0)
+            net = max(0, level.quantity - waiting)
             batch.append(level if net == level.quantity else level.model_copy(update={"quantity": net}))
             if len(batch) >= self.batch:
                 await self._push(batch, counts)

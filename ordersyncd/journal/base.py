@@ -90,7 +90,8 @@ class Journal(ABC):
     ) -> list[str]:
         """Store fetched raw orders not seen before (state ``received``); return the new order ids.
 
-        Orders already known are left alone (their history notes the re-fetch only when the payload changed).
+        Orders already known keep the payload first persisted; a re-fetch with a new modification time and a
+        changed payload is noted once in the order's history.
         """
 
     @abstractmethod
@@ -167,11 +168,12 @@ class Journal(ABC):
 
     @abstractmethod
     async def pending_units(self, connection: str) -> dict[str, int]:
-        """Units per SKU/EAN of orders fetched but not yet created in the store (for stock netting)."""
+        """Units of orders fetched but not yet created in the store (for stock netting), keyed ``sku:<SKU>``
+        and ``ean:<EAN>`` (a line with both is counted under both keys)."""
 
     # ---------------------------------------------------------------- shipments
     @abstractmethod
-    async def upsert_shipment(self, connection: str, shipment: Shipment, now: float) -> ShipmentRecord | None:
+    async def upsert_shipment(self, connection: str, reported: Shipment, now: float) -> ShipmentRecord | None:
         """Store a shipment the store reported. Returns the record when it is new or its codes changed and it
         must be (re)considered, ``None`` when nothing changed."""
 

@@ -16,6 +16,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             number TEXT NOT NULL DEFAULT '',
             raw TEXT NOT NULL,
             raw_modified_at TEXT,
+            raw_latest_hash TEXT,
             order_json TEXT,
             store_order_id TEXT NOT NULL DEFAULT '',
             store_order_number TEXT NOT NULL DEFAULT '',

@@ -7,6 +7,7 @@ committed step survives a power cut, not only a crash.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -98,38 +99,43 @@ class SqliteJournal(Journal):
     def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'FULL' else 'NORMAL'}")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA busy_timeout=10000")
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout=10000")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'FULL' else 'NORMAL'}")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._migrate(db)
+        except BaseException:
+            db.close()
+            raise
         self._db = db
-        self._migrate(db)
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)"
-        )
-        applied = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+        """Apply pending migrations, each in its own write transaction. What is applied is read inside that
+        transaction, so two processes opening a new journal at once never apply a migration twice."""
         known = {version for version, _, _ in MIGRATIONS}
-        if applied - known:
-            raise RuntimeError(
-                f"journal schema version {max(applied)} is newer than this ordersyncd knows ({max(known)}); "
-                "upgrade ordersyncd"
-            )
-        for version, _description, sql in MIGRATIONS:
-            if version in applied:
-                continue
+        for version, _description, sql in (*MIGRATIONS, (None, "", "")):
             db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
                 db.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, datetime('now'))",
-                    (version,),
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)"
                 )
+                applied = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+                if applied - known:
+                    raise RuntimeError(
+                        f"journal schema version {max(applied)} is newer than this ordersyncd knows "
+                        f"({max(known)}); upgrade ordersyncd"
+                    )
+                if version is not None and version not in applied:
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, datetime('now'))",
+                        (version,),
+                    )
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -214,10 +220,12 @@ class SqliteJournal(Journal):
             for raw in raws:
                 payload = json.dumps(raw.payload, sort_keys=True, default=str)
                 modified = raw.modified_at.isoformat() if raw.modified_at else None
+                digest = hashlib.sha256(payload.encode()).hexdigest()
                 cur = db.execute(
-                    "INSERT INTO orders (connection, order_id, state, raw, raw_modified_at, received_at, updated_at) "
-                    "VALUES (?, ?, 'received', ?, ?, ?, ?) ON CONFLICT (connection, order_id) DO NOTHING",
-                    (connection, raw.order_id, payload, modified, now, now),
+                    "INSERT INTO orders (connection, order_id, state, raw, raw_modified_at, raw_latest_hash, "
+                    "received_at, updated_at) VALUES (?, ?, 'received', ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (connection, order_id) DO NOTHING",
+                    (connection, raw.order_id, payload, modified, digest, now, now),
                 )
                 if cur.rowcount:
                     new.append(raw.order_id)
@@ -233,6 +241,32 @@ class SqliteJournal(Journal):
                                 direction="in",
                                 system=system,
                                 outcome="ok",
+                            )
+                        ],
+                    )
+                    continue
+                # Known order: note each marketplace-side change once (by the hash of the latest payload seen).
+                # The payload first persisted stays the one the order was built from.
+                row = db.execute(
+                    "SELECT raw_latest_hash FROM orders WHERE connection = ? AND order_id = ?",
+                    (connection, raw.order_id),
+                ).fetchone()
+                if row["raw_latest_hash"] != digest:
+                    db.execute(
+                        "UPDATE orders SET raw_modified_at = ?, raw_latest_hash = ? WHERE connection = ? AND order_id = ?",
+                        (modified, digest, connection, raw.order_id),
+                    )
+                    self._events(
+                        db,
+                        connection,
+                        raw.order_id,
+                        [
+                            Event(
+                                at=now,
+                                kind="note",
+                                direction="in",
+                                system=system,
+                                detail=f"re-fetched with changes at the marketplace (modified {modified or '?'})",
                             )
                         ],
                     )
@@ -387,7 +421,7 @@ class SqliteJournal(Journal):
             # A retry re-maps the raw order (the plugin or its configuration may have been fixed).
             clear_map = ", order_json = NULL" if target is OrderState.RECEIVED else ""
             db.execute(
-                f"UPDATE orders SET state = ?, attempts = 0, next_attempt_at = 0, resume_state = NULL, "
+                f"UPDATE orders SET state = ?, attempts = 0, next_attempt_at = 0, resume_state = NULL, reason = '', "
                 f"updated_at = ?{clear_map} WHERE connection = ? AND order_id = ?",
                 (target.value, now, connection, order_id),
             )
@@ -423,8 +457,12 @@ class SqliteJournal(Journal):
                 where.append("state = ?")
                 args.append(state.value)
             if text:
-                where.append("(order_id LIKE ? OR number LIKE ? OR store_order_number LIKE ?)")
-                like = f"%{text}%"
+                where.append(
+                    "(order_id LIKE ? ESCAPE '\\' OR number LIKE ? ESCAPE '\\' "
+                    "OR store_order_number LIKE ? ESCAPE '\\')"
+                )
+                escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                like = f"%{escaped}%"
                 args += [like, like, like]
             clause = " AND ".join(where)
             total = db.execute(f"SELECT COUNT(*) FROM orders WHERE {clause}", args).fetchone()[0]
@@ -453,15 +491,20 @@ class SqliteJournal(Journal):
             )
             for (order_json,) in rows:
                 for line in Order.model_validate_json(order_json).lines:
-                    key = line.sku or line.ean
-                    units[key] = units.get(key, 0) + line.quantity
+                    # Counted under each identifier the line has, so a stock level can match by either.
+                    for key in {
+                        f"sku:{line.sku}" if line.sku else "",
+                        f"ean:{line.ean}" if line.ean else "",
+                    } - {""}:
+                        units[key] = units.get(key, 0) + line.quantity
             return units
 
         return await self._run(q)
 
     # ------------------------------------------------------------------ shipments
-    async def upsert_shipment(self, connection: str, shipment: Shipment, now: float) -> ShipmentRecord | None:
+    async def upsert_shipment(self, connection: str, reported: Shipment, now: float) -> ShipmentRecord | None:
         def q(db: sqlite3.Connection) -> ShipmentRecord | None:
+            shipment = reported
             row = db.execute(
                 f"SELECT {_SHIPMENT_COLUMNS} FROM shipments WHERE connection = ? AND shipment_id = ?",
                 (connection, shipment.shipment_id),
@@ -488,6 +531,16 @@ class SqliteJournal(Journal):
                 )
             else:
                 old = _shipment(row)
+                # A code, once known (from the store or entered by a person), is not taken away by a later
+                # report that lacks it: the store may not hold codes a person entered on the page.
+                kept = {
+                    field: getattr(old.shipment, field)
+                    for field in ("tracking_code", "return_tracking_code", "carrier")
+                    if getattr(old.shipment, field) and not getattr(shipment, field)
+                }
+                if kept:
+                    shipment = shipment.model_copy(update=kept)
+                    payload = shipment.model_dump_json()
                 if _codes(old.shipment) == _codes(shipment):
                     return None
                 if old.state is ShipmentState.SENT:
@@ -510,8 +563,8 @@ class SqliteJournal(Journal):
                     )
                     return None
                 db.execute(
-                    "UPDATE shipments SET payload = ?, state = 'pending', next_attempt_at = 0, updated_at = ? "
-                    "WHERE connection = ? AND shipment_id = ?",
+                    "UPDATE shipments SET payload = ?, state = 'pending', next_attempt_at = 0, attempts = 0, "
+                    "updated_at = ? WHERE connection = ? AND shipment_id = ?",
                     (payload, now, connection, shipment.shipment_id),
                 )
                 self._events(
