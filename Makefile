@@ -20,12 +20,13 @@ setup: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# Until the simulator demo lands, the demo runs the real daemon against the test suite's fake plugins.
 demo: setup
-	$(PY) -m ordersyncd.demo
+	$(PY) demo/fake_demo.py
 
 lint: setup
-	$(VENV)/bin/ruff check ordersyncd plugins tests
-	$(VENV)/bin/ruff format --check ordersyncd plugins tests
+	$(VENV)/bin/ruff check ordersyncd plugins tests demo
+	$(VENV)/bin/ruff format --check ordersyncd plugins tests demo
 
 typecheck: setup
 	$(VENV)/bin/mypy

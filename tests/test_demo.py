@@ -1,0 +1,18 @@
+"""`make demo` must never silently break: its scenario runs here and checks its own outcome."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_scenario_passes():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "demo" / "fake_demo.py")], capture_output=True, text=True, timeout=240
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "outcome checked: every order exactly once" in result.stdout
+    assert "daemon stopped" in result.stdout
