@@ -1,0 +1,143 @@
+"""Plugin discovery through entry points, per-connection plugin managers, validation of plugin blocks."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ordersyncd import plugin_host
+from ordersyncd.config import load_config
+from ordersyncd.http import client_factory
+from ordersyncd.plugin import MarketplacePlugin, hookimpl
+from ordersyncd.plugin_host import InstalledPlugin, build_plugins, discover_plugins
+from ordersyncd.testing import serve_asgi
+from ordersyncd_fakes.server import FakeWorld, create_app
+
+from support import write_config
+
+pytestmark = pytest.mark.anyio
+
+
+def test_builtin_and_third_party_plugins_are_found_the_same_way():
+    found = discover_plugins()
+    assert found["zalando"].distribution == "ordersyncd"
+    assert found["fake-marketplace"].distribution == "ordersyncd-fakeplugins"
+    assert found["zalando"].target == "ordersyncd_plugins.marketplace_zalando:ZalandoMarketplace"
+    assert found["fake-store"].kind == "store" and found["fake-marketplace"].kind == "marketplace"
+
+
+def test_a_broken_plugin_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch):
+    broken = [
+        EntryPoint(name="broken", value="no_such_module_xyz:Plugin", group=plugin_host.ENTRY_POINT_GROUP),
+        EntryPoint(name="notaplugin", value="pathlib:Path", group=plugin_host.ENTRY_POINT_GROUP),
+    ]
+    monkeypatch.setattr(plugin_host, "entry_points", lambda group: broken)
+    found = discover_plugins()
+    assert found["broken"].cls is None and "ModuleNotFoundError" in found["broken"].error
+    assert (
+        found["notaplugin"].cls is None
+        and "not point at a MarketplacePlugin or StorePlugin" in found["notaplugin"].error
+    )
+
+
+async def test_each_connection_reaches_its_own_instances(tmp_path: Path):
+    world_a, world_b = FakeWorld(), FakeWorld()
+    world_a.generate(2, seed=1)
+    world_b.generate(3, seed=2, start=100)
+    with serve_asgi(create_app(world_a)) as a, serve_asgi(create_app(world_b)) as b:
+        config_path = write_config(
+            tmp_path,
+            a.base_url,
+            extra=f"""
+[marketplaces.other]
+plugin = "fake-marketplace"
+base_url = "{b.base_url}"
+
+[connections.second]
+marketplace = "other"
+store = "fakes"
+""",
+        )
+        config = load_config(config_path)
+        plugins = await build_plugins(config, discover_plugins(), client_factory(None), tmp_path)
+        assert plugins.problems == []
+        first, second = plugins.connections["fake"], plugins.connections["second"]
+        assert first.store is second.store, "one store block serves both connections with one instance"
+        assert first.marketplace is not second.marketplace
+        assert set(first.pm.get_plugins()) == {first.marketplace, first.store}
+        assert set(second.pm.get_plugins()) == {second.marketplace, second.store}
+        for conn in (first, second):
+            await conn.marketplace.startup()
+        try:
+            from datetime import UTC, datetime
+
+            got: dict[str, list[str]] = {}
+            for name, conn in (("fake", first), ("second", second)):
+                got[name] = [
+                    raw.order_id
+                    async for raw in plugin_host.iterate(
+                        conn.call("fetch_orders", since=None, until=datetime.now(UTC))
+                    )
+                ]
+        finally:
+            for conn in (first, second):
+                await conn.marketplace.shutdown()
+    assert got == {"fake": sorted(world_a.market_orders), "second": sorted(world_b.market_orders)}
+
+
+class OnlyStock(MarketplacePlugin[Any]):
+    """A marketplace plugin that can push stock and nothing else."""
+
+    @hookimpl
+    def update_stock(self, connection: Any, levels: Any) -> list[Any]:
+        return []
+
+
+async def test_plugin_blocks_are_validated_with_file_and_key(tmp_path: Path):
+    installed = dict(discover_plugins())
+    installed["only-stock"] = InstalledPlugin("only-stock", "test", "0", "tests:OnlyStock", OnlyStock)
+    config_path = write_config(
+        tmp_path,
+        "http://127.0.0.1:1",
+        extra="""
+[stores.wrongkind]
+plugin = "fake-marketplace"
+base_url = "https://example.org"
+
+[marketplaces.stockonly]
+plugin = "only-stock"
+
+[connections.needs-orders]
+marketplace = "stockonly"
+store = "fakes"
+level = "orders_and_stock"
+
+[connections.fine]
+marketplace = "stockonly"
+store = "fakes"
+level = "stock_only"
+""",
+    )
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "10-timeout.toml").write_text('[stores.fakes]\ntimeout = "soon"\n')
+    config = load_config(config_path)
+    plugins = await build_plugins(config, installed, client_factory(None), tmp_path)
+    problems = {p.path: (p.message, p.file) for p in plugins.problems}
+    assert problems["stores.wrongkind.plugin"][0] == (
+        "plugin 'fake-marketplace' is a marketplace plugin, not a store plugin"
+    )
+    message, file = problems["connections.needs-orders.level"]
+    assert (
+        "cannot do level orders_and_stock: it lacks acknowledge_order, fetch_orders, map_order, on_shipped"
+        in message
+    )
+    assert file == str(config_path)
+    message, file = problems["stores.fakes.timeout"]
+    assert "valid number" in message
+    assert file == str(tmp_path / "conf.d" / "10-timeout.toml"), (
+        "the problem names the drop-in that set the key"
+    )
+    assert "connections.fine.level" not in problems
