@@ -191,11 +191,8 @@ class ShopifyStore(StorePlugin[ShopifySettings]):
 
     @hookimpl
     async def create_order(self, connection: ConnectionInfo, order: Order) -> StoreOrderRef:
-        key = source_identifier(connection, order)
-        existing = await self._search_order(key)
-        if existing is not None:
-            log.info("shopify order for %s exists already as %s", key, existing.number)
-            return existing
+        # No search here: the core calls find_order first whenever an earlier attempt was recorded, so a
+        # first attempt costs exactly one orderCreate (plus variant look-ups, cached).
         variant_ids = {line.line_id: await self._variant_id(self._identifier(line)) for line in order.lines}
         variables = order_create_variables(connection, order, self.settings, variant_ids)
         data = await self.graphql.execute(
