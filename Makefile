@@ -36,5 +36,9 @@ unit: setup
 
 test: setup system-deps lint typecheck unit
 
+# Benchmarks (simulators and daemon in separate processes); writes bench/results.json and bench/RESULTS.md.
+bench: setup
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

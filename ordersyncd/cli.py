@@ -501,6 +501,78 @@ def _port_file(config: Config) -> int:
     return int((config.daemon.state_dir / "http-port").read_text())
 
 
+# ----------------------------------------------------------------------------------------------- stock
+@cli.group()
+def stock() -> None:
+    """Stock from the store to the marketplaces."""
+
+
+@stock.command("push")
+@click.argument("connection")
+@click.option(
+    "--full", is_flag=True, help="Send every product, not only what changed since the last accepted push."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def stock_push(ctx: click.Context, connection: str, full: bool, as_json: bool) -> None:
+    """Ask the running daemon to push CONNECTION's stock now."""
+    config = _load(ctx)
+    response = _api(config, "POST", f"/api/v1/connections/{connection}/stock" + ("?full=1" if full else ""))
+    body = response.json()
+    if response.status_code != 202:
+        _fail(body.get("error", f"HTTP {response.status_code}"))
+    if as_json:
+        emit_json(body)
+    else:
+        click.echo(f"{connection}: {'full ' if full else ''}stock push started")
+
+
+@stock.command("status")
+@click.argument("connection")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def stock_status(ctx: click.Context, connection: str, as_json: bool) -> None:
+    """Per-product outcome of CONNECTION's stock pushes: counts, and every item not accepted with its reason."""
+    config = _load(ctx)
+    settings = config.connections.get(connection)
+    if settings is None:
+        _fail(f"no connection {connection!r} (known: {', '.join(sorted(config.connections)) or 'none'})")
+    account = settings.marketplace
+
+    async def fetch(journal: Any) -> tuple[Any, Any]:
+        return await journal.stock_summary(account), await journal.stock_problems(account)
+
+    summary, problems = _journal_call(config, fetch)
+    items = [
+        {
+            "product": p.product,
+            "sku": p.sku,
+            "ean": p.ean,
+            "quantity": p.quantity,
+            "status": p.status,
+            "reason": p.reason,
+            "attempts": p.attempts,
+            "next_attempt_at": p.next_attempt_at or None,
+            "accepted_quantity": p.accepted_quantity,
+        }
+        for p in problems
+    ]
+    if as_json:
+        emit_json({"connection": connection, "account": account, "summary": summary, "problems": items})
+        return
+    click.echo(
+        f"{connection} (account {account}): "
+        + (", ".join(f"{n} {s}" for s, n in sorted(summary.items())) or "nothing pushed yet")
+    )
+    if items:
+        click.echo(
+            table(
+                ["product", "status", "quantity", "attempts", "reason"],
+                [[i["product"], i["status"], i["quantity"], i["attempts"], i["reason"]] for i in items],
+            )
+        )
+
+
 # ----------------------------------------------------------------------------------------------- merchants
 def _plugin_group(plugin_name: str) -> click.Group:
     @click.group(name=plugin_name, help=f"Commands of the {plugin_name} marketplace plugin.")

@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from .http import client_factory
 from .journal import Journal, OrderState, ShipmentState, open_journal
 from .logs import SecretRedactor, configure_logging
 from .metrics import ORDER_STATES, Metrics
+from .model import Order
 from .plugin_host import InstalledPlugin, PluginSet, build_plugins, discover_plugins
 from .sdnotify import SystemdNotifier
 from .web import create_app
@@ -289,12 +291,46 @@ class Daemon:
             if not conn.settings.active:
                 log.info("connection disabled", connection=name)
                 continue
-            worker = ConnectionWorker(conn, self.journal, self.metrics)
+            same_store = sorted(
+                n for n, c in plugins.connections.items() if c.settings.store == conn.settings.store
+            )
+            worker = ConnectionWorker(
+                conn,
+                self.journal,
+                self.metrics,
+                on_order_created=partial(self._order_created, name),
+                store_connections=partial(list, same_store),
+            )
             self.workers[name] = worker
             done = anyio.Event()
             self._worker_done[name] = done
             self._worker_group.start_soon(self._run_worker, worker, plugins, done)
         self._connections_started = True
+
+    async def _order_created(self, source: str, order: Order) -> None:
+        """Oversell guard: an order is in the store; push the affected products to every other connection of
+        the same store at once (in the background: the pipeline does not wait for it)."""
+        origin = self.workers.get(source)
+        if origin is None or self._worker_group is None or not order.update_store_inventory:
+            return
+        for name, worker in self.workers.items():
+            if (
+                name != source
+                and worker.plugins.settings.store == origin.plugins.settings.store
+                and ("sync_stock" in worker.jobs)
+            ):
+                self._worker_group.start_soon(self._guard, worker, order)
+
+    @staticmethod
+    async def _guard(worker: ConnectionWorker, order: Order) -> None:
+        try:
+            await worker.stock.after_order(order)
+        except Exception as error:  # the regular stock job catches up; never take the daemon down
+            log.warning(
+                "immediate stock push failed",
+                connection=worker.name,
+                error=f"{type(error).__name__}: {error}",
+            )
 
     async def _run_worker(self, worker: ConnectionWorker, plugins: PluginSet, done: anyio.Event) -> None:
         try:

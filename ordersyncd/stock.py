@@ -1,72 +1,242 @@
-"""Stock from the store to the marketplace (first cut: the full catalog every run, netted of orders fetched
-but not yet created in the store). Change-only pushes, the oversell guard and per-item retry records come with
-their own issue."""
+"""Stock from the store (the master) to a marketplace.
+
+Published quantity = store available - units of orders fetched but not yet created in the store (on any
+connection of the same store) - the connection's ``stock_buffer``, never below 0. Absolute quantities, never
+deltas. Only what changed since the last accepted push is sent, except on a full push (``full_stock_push``
+schedule, ``ordersyncd stock push --full``). Every item's answer is recorded: rejected items are listed with
+their reason and not re-sent until their quantity changes (or a full push), failed items are retried with
+backoff, pending items (e.g. Zalando's "pending onboarding") are re-sent every run. One push at a time per
+connection, so an older quantity never overtakes a newer one.
+
+The catalog is streamed in pages: memory holds one page and its records, never the whole catalog.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
+import anyio
 import structlog
 
-from .errors import AuthenticationError, RateLimited
-from .journal import Journal
+from .journal import Journal, StockRecord
 from .metrics import Metrics
-from .model import StockItemResult, StockItemStatus, StockLevel
+from .model import Order, StockItemResult, StockItemStatus, StockLevel
+from .pipeline import backoff_delay
 from .plugin_host import ConnectionPlugins, iterate
 
-__all__ = ["StockSync"]
+__all__ = ["StockRun", "StockSync", "product_key"]
 
 log = structlog.get_logger("ordersyncd.stock")
 
+PAGE = 500
+
+
+def product_key(sku: str, ean: str) -> str:
+    """The journal's key of a product: by EAN when known (what marketplaces match on), else by SKU."""
+    return f"ean:{ean}" if ean else f"sku:{sku}"
+
+
+@dataclass
+class StockRun:
+    """What one stock run did."""
+
+    read: int = 0
+    sent: int = 0
+    unchanged: int = 0
+    results: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in StockItemStatus})
+
 
 class StockSync:
+    """The stock job of one connection."""
+
     def __init__(
-        self, journal: Journal, plugins: ConnectionPlugins, metrics: Metrics | None, batch: int = 500
+        self,
+        journal: Journal,
+        plugins: ConnectionPlugins,
+        metrics: Metrics | None,
+        *,
+        store_connections: Callable[[], Sequence[str]] | None = None,
+        clock: Callable[[], float] = time.time,
+        page: int = PAGE,
     ) -> None:
         self.journal = journal
         self.plugins = plugins
         self.metrics = metrics
-        self.batch = batch
         self.name = plugins.info.name
+        self.account = plugins.settings.marketplace
+        self.store = plugins.settings.store
+        self.buffer = plugins.settings.stock_buffer
+        self.full_interval = plugins.settings.full_stock_push
+        #: Names of every connection of the same store (their unimported orders reserve units too).
+        self.store_connections = store_connections or (lambda: [self.name])
+        self.clock = clock
+        self.page = page
+        self.rng = random.Random()
+        self.lock = anyio.Lock()
+        self.last_full: float | None = None
 
-    async def run(self) -> dict[str, int]:
-        """Push the store's stock; returns counts per item status."""
-        pending = await self.journal.pending_units(self.name)
-        counts = {status.value: 0 for status in StockItemStatus}
-        batch: list[StockLevel] = []
-        async for level in iterate(self.plugins.call("read_stock")):
-            waiting = pending.get(f"sku:{level.sku}", 0) if level.sku else 0
-            if not waiting and level.ean:
-                waiting = pending.get(f"ean:{level.ean}", 0)
-            net = max(0, level.quantity - waiting)
-            batch.append(level if net == level.quantity else level.model_copy(update={"quantity": net}))
-            if len(batch) >= self.batch:
-                await self._push(batch, counts)
-                batch = []
-        if batch:
-            await self._push(batch, counts)
-        log.info("stock pushed", connection=self.name, **counts)
-        return counts
+    async def run(self, *, full: bool | None = None) -> StockRun:
+        """Read the store's stock and push what changed (everything when ``full``; by default a full push is
+        made when ``full_stock_push`` has passed since the last one)."""
+        async with self.lock:
+            now = self.clock()
+            if full is None:
+                full = self.last_full is None or now - self.last_full >= self.full_interval
+            pending = await self.journal.pending_units(self.store_connections())
+            run = StockRun()
+            batch: list[StockLevel] = []
+            async for level in iterate(self.plugins.call("read_stock")):
+                batch.append(level)
+                if len(batch) >= self.page:
+                    await self._page(batch, pending, full, run)
+                    batch = []
+            if batch:
+                await self._page(batch, pending, full, run)
+            if full:
+                self.last_full = now
+            log.info(
+                "stock synchronized",
+                connection=self.name,
+                full=full,
+                read=run.read,
+                sent=run.sent,
+                unchanged=run.unchanged,
+                **run.results,
+            )
+            return run
 
-    async def _push(self, levels: Sequence[StockLevel], counts: dict[str, int]) -> None:
-        try:
-            results: Sequence[StockItemResult] = await self.plugins.acall("update_stock", levels=list(levels))
-        except (AuthenticationError, RateLimited):
-            raise
-        for result in results:
-            counts[result.status.value] += 1
-            if result.status is StockItemStatus.REJECTED:
-                log.warning(
-                    "stock item rejected",
-                    connection=self.name,
-                    sku=result.sku,
-                    ean=result.ean,
-                    reason=result.reason,
+    async def after_order(self, order: Order) -> StockRun | None:
+        """Oversell guard: an order of another connection of the same store was created in the store. Lower the
+        store quantities it took and push the affected products now, without waiting for the next run.
+
+        Returns ``None`` when there is nothing to do (the order did not touch the store's inventory)."""
+        if not order.update_store_inventory:
+            return None
+        taken: dict[str, int] = {}
+        identity: dict[str, tuple[str, str]] = {}
+        for line in order.lines:
+            key = product_key(line.sku, line.ean)
+            taken[key] = taken.get(key, 0) + line.quantity
+            identity[key] = (line.sku, line.ean)
+        if len(await self.journal.store_quantities(self.store, list(taken))) < len(taken):
+            # A product never read from the store: its quantity is unknown here, read the store instead.
+            return await self.run(full=False)
+        async with self.lock:
+            known = await self.journal.store_quantities(self.store, list(taken))
+            estimated = {key: max(0, known[key] - units) for key, units in taken.items()}
+            await self.journal.set_store_quantities(self.store, estimated, self.clock())
+            pending = await self.journal.pending_units(self.store_connections())
+            levels = [
+                StockLevel(sku=identity[key][0], ean=identity[key][1], quantity=quantity)
+                for key, quantity in estimated.items()
+            ]
+            run = StockRun()
+            await self._page(levels, pending, False, run, store_known=True)
+            log.info(
+                "stock pushed after an order of another connection",
+                connection=self.name,
+                order_id=order.order_id,
+                sent=run.sent,
+            )
+            return run
+
+    # ------------------------------------------------------------------ one page
+    def _published(self, level: StockLevel, pending: dict[str, int]) -> int:
+        waiting = pending.get(f"sku:{level.sku}", 0) if level.sku else 0
+        if not waiting and level.ean:
+            waiting = pending.get(f"ean:{level.ean}", 0)
+        return max(0, level.quantity - waiting - self.buffer)
+
+    def _due(self, record: StockRecord | None, quantity: int, full: bool, now: float) -> bool:
+        if full or record is None:
+            return True
+        status = StockItemStatus(record.status)
+        if status is StockItemStatus.ACCEPTED:
+            return record.accepted_quantity != quantity
+        if status is StockItemStatus.REJECTED:
+            return record.quantity != quantity
+        if status is StockItemStatus.FAILED:
+            return record.quantity != quantity or record.next_attempt_at <= now
+        return True  # pending: keep re-sending until accepted
+
+    async def _page(
+        self,
+        levels: Sequence[StockLevel],
+        pending: dict[str, int],
+        full: bool,
+        run: StockRun,
+        *,
+        store_known: bool = False,
+    ) -> None:
+        now = self.clock()
+        run.read += len(levels)
+        keys = [product_key(level.sku, level.ean) for level in levels]
+        if not store_known:
+            known = await self.journal.store_quantities(self.store, keys)
+            changed = {
+                k: level.quantity
+                for k, level in zip(keys, levels, strict=True)
+                if known.get(k) != level.quantity
+            }
+            await self.journal.set_store_quantities(self.store, changed, now)
+        records = await self.journal.stock_records(self.account, keys)
+        to_send: list[tuple[str, StockLevel]] = []
+        for key, level in zip(keys, levels, strict=True):
+            quantity = self._published(level, pending)
+            if self._due(records.get(key), quantity, full, now):
+                to_send.append((key, level.model_copy(update={"quantity": quantity})))
+            else:
+                run.unchanged += 1
+        if not to_send:
+            return
+        results: Sequence[StockItemResult] = await self.plugins.acall(
+            "update_stock", levels=[level for _, level in to_send]
+        )
+        if len(results) != len(to_send):
+            raise RuntimeError(f"update_stock answered {len(results)} results for {len(to_send)} items")
+        run.sent += len(to_send)
+        outcomes: list[StockRecord] = []
+        for (key, level), result in zip(to_send, results, strict=True):
+            previous = records.get(key)
+            run.results[result.status.value] += 1
+            attempts = 0
+            next_at = 0.0
+            if result.status is StockItemStatus.FAILED:
+                attempts = (previous.attempts if previous else 0) + 1
+                next_at = now + backoff_delay(
+                    attempts,
+                    self.plugins.settings.backoff_initial,
+                    self.plugins.settings.backoff_max,
+                    self.rng,
                 )
+            elif result.status is StockItemStatus.REJECTED:
+                log.warning("stock item rejected", connection=self.name, product=key, reason=result.reason)
+            outcomes.append(
+                StockRecord(
+                    product=key,
+                    sku=level.sku,
+                    ean=level.ean,
+                    quantity=level.quantity,
+                    accepted_quantity=level.quantity if result.status is StockItemStatus.ACCEPTED else None,
+                    status=result.status.value,
+                    reason=result.reason,
+                    attempts=attempts,
+                    next_attempt_at=next_at,
+                    updated_at=now,
+                )
+            )
+        await self.journal.record_stock_results(self.account, self.name, outcomes)
         if self.metrics:
             self.metrics.stock_pushed.labels(connection=self.name).inc(
-                sum(1 for r in results if r.status is StockItemStatus.ACCEPTED)
+                run_count(results, StockItemStatus.ACCEPTED)
             )
             self.metrics.stock_rejected.labels(connection=self.name).inc(
-                sum(1 for r in results if r.status is StockItemStatus.REJECTED)
+                run_count(results, StockItemStatus.REJECTED)
             )
+
+
+def run_count(results: Sequence[StockItemResult], status: StockItemStatus) -> int:
+    return sum(1 for r in results if r.status is status)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -50,6 +50,7 @@ class ConnectionWorker:
         *,
         concurrency: int = 4,
         on_order_created: Callable[..., Awaitable[None]] | None = None,
+        store_connections: Callable[[], Sequence[str]] | None = None,
     ) -> None:
         self.plugins = plugins
         self.name = plugins.info.name
@@ -58,7 +59,8 @@ class ConnectionWorker:
         self.pipeline = OrderPipeline(
             journal, plugins, metrics, concurrency=concurrency, on_order_created=on_order_created
         )
-        self.stock = StockSync(journal, plugins, metrics)
+        self.stock = StockSync(journal, plugins, metrics, store_connections=store_connections)
+        self._full_stock_requested = False
         settings = plugins.settings
         names = JOBS if settings.level is SyncLevel.ORDERS_AND_STOCK else ("sync_stock",)
         self.jobs: dict[str, JobState] = {}
@@ -85,6 +87,14 @@ class ConnectionWorker:
                 job.wake.set()
                 started.append(name)
         return started
+
+    def request_stock_push(self, full: bool) -> bool:
+        """``ordersyncd stock push``: run the stock job now (every product when ``full``)."""
+        if "sync_stock" not in self.jobs:
+            return False
+        self._full_stock_requested = self._full_stock_requested or full
+        self.trigger(("sync_stock",))
+        return True
 
     def stop(self) -> None:
         """Finish the steps in progress, start no new ones."""
@@ -193,7 +203,8 @@ class ConnectionWorker:
         elif name == "poll_shipments":
             await self.pipeline.poll_shipments()
         elif name == "sync_stock":
-            await self.stock.run()
+            full, self._full_stock_requested = self._full_stock_requested, False
+            await self.stock.run(full=True if full else None)
         elif name == "reconcile":
             if await self.pipeline.poll_orders(window=self.plugins.settings.reconcile_window):
                 self.trigger(("advance_orders",))

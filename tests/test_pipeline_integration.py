@@ -20,6 +20,9 @@ from support import write_config
 
 pytestmark = pytest.mark.anyio
 
+#: Job intervals with stock pushed once at start, then only when a test triggers it.
+ONLY_STARTUP_STOCK = 'poll_orders = "1s"\nadvance_orders = "1s"\npoll_shipments = "1s"\nsync_stock = "1h"'
+
 
 @asynccontextmanager
 async def running(config: Path) -> AsyncIterator[Daemon]:
@@ -225,20 +228,23 @@ store = "fakes"
 
 
 async def test_stock_is_pushed_net_of_orders_not_yet_in_the_store(fake_backend: FakeBackend, tmp_path: Path):
-    """Units of orders fetched but not yet created in the store are not offered again."""
-    ids = fake_backend.world.generate(3, seed=17)
-    # The store refuses every create for now: the orders stay received (mapped) in the journal.
+    """Units of orders fetched but not yet created in the store are not offered again; only the products whose
+    published quantity changed are sent."""
+    # The store refuses every create for now: fetched orders stay received (mapped) in the journal.
     fake_backend.faults.only_paths = ("/store/orders",)
     fake_backend.faults.error_rate = 1.0
-    orders = {o: fake_backend.world.market_orders[o] for o in ids}
-    waiting: dict[str, int] = {}
-    for order in orders.values():
-        for line in order["lines"]:
-            waiting[line["sku"]] = waiting.get(line["sku"], 0) + line["quantity"]
-    config = write_config(tmp_path, fake_backend.base_url)
+    config = write_config(tmp_path, fake_backend.base_url, intervals=ONLY_STARTUP_STOCK)
     async with running(config) as daemon:
         assert daemon.journal is not None
         journal = daemon.journal
+        stock_job = daemon.workers["fake"].jobs["sync_stock"]
+        await until(lambda: stock_job.runs >= 1 and stock_job.running_since is None, what="first stock run")
+        assert len(fake_backend.world.stock_calls[0]) == 20, "the first run sends every product"
+        ids = fake_backend.world.generate(3, seed=17)
+        waiting: dict[str, int] = {}
+        for order_id in ids:
+            for line in fake_backend.world.market_orders[order_id]["lines"]:
+                waiting[line["sku"]] = waiting.get(line["sku"], 0) + line["quantity"]
 
         async def all_mapped() -> bool:
             records, _ = await journal.list_orders(connection="fake")
@@ -247,15 +253,9 @@ async def test_stock_is_pushed_net_of_orders_not_yet_in_the_store(fake_backend: 
         with anyio.fail_after(20):
             while not await all_mapped():
                 await anyio.sleep(0.05)
-        stock_job = daemon.workers["fake"].jobs["sync_stock"]
-        await until(
-            lambda: stock_job.runs >= 1 and stock_job.running_since is None, what="first stock run over"
-        )
-        with fake_backend.world.lock:
-            fake_backend.world.stock_received.clear()
+        calls_before = len(fake_backend.world.stock_calls)
         daemon.workers["fake"].trigger(("sync_stock",))
-        await until(lambda: len(fake_backend.world.state()["stock_received"]) == 20, what="stock pushed")
-        received = fake_backend.world.state()["stock_received"]
-        for sku in (f"SKU-{i:03d}" for i in range(1, 21)):
-            assert received[sku] == 100 - waiting.get(sku, 0), sku
+        await until(lambda: len(fake_backend.world.stock_calls) > calls_before, what="second stock push")
+        pushed = dict(fake_backend.world.stock_calls[-1])
+        assert pushed == {sku: 100 - units for sku, units in waiting.items()}
         assert fake_backend.world.state()["store_orders"] == []

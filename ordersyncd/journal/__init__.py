@@ -4,7 +4,7 @@ SQLite (WAL) is the default implementation; a PostgreSQL implementation can foll
 pipeline. This package is the only place that speaks SQL.
 """
 
-from .base import Journal, OrderRecord, ShipmentRecord
+from .base import Journal, OrderRecord, ShipmentRecord, StockRecord
 from .sqlite import SqliteJournal
 from .states import ALLOWED_TRANSITIONS, OrderState, ShipmentState, check_transition
 
@@ -16,6 +16,7 @@ __all__ = [
     "ShipmentRecord",
     "ShipmentState",
     "SqliteJournal",
+    "StockRecord",
     "check_transition",
     "open_journal",
 ]

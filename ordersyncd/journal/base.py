@@ -10,7 +10,7 @@ from typing import Any
 from ..model import Order, RawOrder, Shipment
 from .states import OrderState, ShipmentState
 
-__all__ = ["Event", "Journal", "OrderRecord", "ShipmentRecord"]
+__all__ = ["AlertRecord", "Event", "Journal", "OrderRecord", "ShipmentRecord", "StockRecord"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,27 @@ class Event:
     direction: str = ""  # "out" (to store or marketplace) | "in" (from) | ""
     system: str = ""
     outcome: str = ""
+
+
+@dataclass(frozen=True)
+class StockRecord:
+    """What was last pushed for one product of a marketplace account, and how the marketplace answered.
+
+    ``product`` is ``ean:<EAN>`` when the store knows the EAN, else ``sku:<SKU>``. ``status`` is a
+    :class:`ordersyncd.model.StockItemStatus` value. ``accepted_quantity`` is the last quantity the marketplace
+    accepted (``None`` before the first acceptance).
+    """
+
+    product: str
+    sku: str
+    ean: str
+    quantity: int
+    accepted_quantity: int | None
+    status: str
+    reason: str = ""
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    updated_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,30 @@ class ShipmentRecord:
     updated_at: float
     held_since: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One alert about one order and condition (``codes_missing``): whether its e-mail is queued, sent or
+    resolved, the delivery attempts and when a reminder is due. Unique per (connection, order, condition)."""
+
+    id: int
+    connection: str
+    order_id: str
+    condition: str
+    state: str  # "queued" | "sent" | "resolved"
+    detail: str
+    occurrence: int
+    attempts: int
+    next_attempt_at: float
+    last_attempt_at: float | None
+    sent_at: float | None
+    reminders_sent: int
+    reminder_due_at: float | None
+    last_error: str
+    created_at: float
+    updated_at: float
+    resolved_at: float | None
 
 
 class Journal(ABC):
@@ -167,7 +212,7 @@ class Journal(ABC):
     async def count_by_state(self) -> dict[tuple[str, OrderState], int]: ...
 
     @abstractmethod
-    async def pending_units(self, connection: str) -> dict[str, int]:
+    async def pending_units(self, connection: str | Sequence[str]) -> dict[str, int]:
         """Units of orders fetched but not yet created in the store (for stock netting), keyed ``sku:<SKU>``
         and ``ean:<EAN>`` (a line with both is counted under both keys)."""
 
@@ -214,3 +259,82 @@ class Journal(ABC):
         order_id: str | None = None,
         state: ShipmentState | None = None,
     ) -> list[ShipmentRecord]: ...
+
+    # ---------------------------------------------------------------- alerts
+    @abstractmethod
+    async def queue_alert(
+        self, connection: str, order_id: str, condition: str, detail: str, now: float
+    ) -> AlertRecord:
+        """Queue the alert of an order and condition unless it is already open (queued or sent): one e-mail per
+        order and condition. A resolved alert whose condition comes back is queued again (a new occurrence)."""
+
+    @abstractmethod
+    async def resolve_alert(self, connection: str, order_id: str, condition: str, now: float) -> bool:
+        """Resolve an open alert (cancelling its reminder); True when there was one."""
+
+    @abstractmethod
+    async def due_alerts(self, now: float, limit: int = 100) -> list[AlertRecord]:
+        """Queued alerts whose next attempt is due and sent alerts whose reminder is due, oldest first."""
+
+    @abstractmethod
+    async def record_alert_attempt(self, alert_id: int, now: float) -> AlertRecord | None:
+        """Count a delivery attempt *before* the SMTP server is called; ``None`` when the alert is no longer
+        due (resolved or sent meanwhile)."""
+
+    @abstractmethod
+    async def record_alert_sent(
+        self, alert_id: int, now: float, *, reminder: bool, reminder_due_at: float | None, detail: str
+    ) -> None:
+        """Record that the SMTP server accepted the e-mail (``reminder``: it was a reminder)."""
+
+    @abstractmethod
+    async def record_alert_failed(self, alert_id: int, now: float, error: str, retry_at: float) -> None:
+        """Record a failed delivery and when to try again."""
+
+    @abstractmethod
+    async def alerts(
+        self,
+        *,
+        connection: str | None = None,
+        order_id: str | None = None,
+        states: Sequence[str] = (),
+    ) -> list[AlertRecord]:
+        """Alerts, oldest first, optionally filtered."""
+
+    @abstractmethod
+    async def search_orders(
+        self,
+        *,
+        connections: Sequence[str] | None = None,
+        state: OrderState | None = None,
+        text: str = "",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[OrderRecord], int]:
+        """Like :meth:`list_orders`, for a set of connections (``None``: all; empty: none), for the pages."""
+
+    # ---------------------------------------------------------------- stock
+    @abstractmethod
+    async def stock_records(self, account: str, products: Sequence[str]) -> dict[str, StockRecord]:
+        """The last push records of these products for a marketplace account."""
+
+    @abstractmethod
+    async def record_stock_results(
+        self, account: str, connection: str, results: Sequence[StockRecord]
+    ) -> None:
+        """Store per-item push outcomes (``accepted_quantity`` ``None`` keeps the previous one)."""
+
+    @abstractmethod
+    async def stock_problems(self, account: str) -> list[StockRecord]:
+        """Items whose last push was not accepted (rejected, failed, pending), for ``stock status``."""
+
+    @abstractmethod
+    async def stock_summary(self, account: str) -> dict[str, int]:
+        """Number of products per last push status."""
+
+    @abstractmethod
+    async def store_quantities(self, store: str, products: Sequence[str]) -> dict[str, int]:
+        """The store quantities last read (or estimated after an import) for these products."""
+
+    @abstractmethod
+    async def set_store_quantities(self, store: str, quantities: Mapping[str, int], now: float) -> None: ...

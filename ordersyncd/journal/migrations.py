@@ -69,4 +69,61 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX shipments_order ON shipments (connection, order_id);
         """,
     ),
+    (
+        2,
+        "alerts: missing-code e-mails, one per order and condition",
+        """
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            connection TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            condition TEXT NOT NULL,
+            state TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            occurrence INTEGER NOT NULL DEFAULT 1,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            last_attempt_at REAL,
+            sent_at REAL,
+            reminders_sent INTEGER NOT NULL DEFAULT 0,
+            reminder_due_at REAL,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            resolved_at REAL,
+            UNIQUE (connection, order_id, condition)
+        );
+        CREATE INDEX alerts_due ON alerts (state, next_attempt_at);
+        CREATE INDEX alerts_reminder ON alerts (state, reminder_due_at);
+        """,
+    ),
+    (
+        3,
+        "stock: last pushed value per marketplace account and product, last known store quantities",
+        """
+        CREATE TABLE stock_pushes (
+            account TEXT NOT NULL,
+            product TEXT NOT NULL,
+            sku TEXT NOT NULL DEFAULT '',
+            ean TEXT NOT NULL DEFAULT '',
+            quantity INTEGER NOT NULL,
+            accepted_quantity INTEGER,
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            connection TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (account, product)
+        );
+        CREATE INDEX stock_pushes_status ON stock_pushes (account, status);
+        CREATE TABLE store_stock (
+            store TEXT NOT NULL,
+            product TEXT NOT NULL,
+            quantity INTEGER NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (store, product)
+        );
+        """,
+    ),
 )

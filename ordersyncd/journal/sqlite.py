@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +19,7 @@ import anyio.to_thread
 
 from ..errors import IllegalTransition
 from ..model import Order, RawOrder, Shipment
-from .base import Event, Journal, OrderRecord, ShipmentRecord
+from .base import AlertRecord, Event, Journal, OrderRecord, ShipmentRecord, StockRecord
 from .migrations import MIGRATIONS
 from .states import OrderState, ShipmentState, check_transition
 
@@ -35,6 +35,16 @@ _SHIPMENT_COLUMNS = (
     "connection, shipment_id, order_id, state, payload, missing, attempts, next_attempt_at, last_error, "
     "first_seen, updated_at, held_since"
 )
+
+
+_ALERT_COLUMNS = (
+    "id, connection, order_id, condition, state, detail, occurrence, attempts, next_attempt_at, last_attempt_at, "
+    "sent_at, reminders_sent, reminder_due_at, last_error, created_at, updated_at, resolved_at"
+)
+
+
+def _alert(row: sqlite3.Row) -> AlertRecord:
+    return AlertRecord(**dict(row))
 
 
 def _order(row: sqlite3.Row) -> OrderRecord:
@@ -72,6 +82,21 @@ def _shipment(row: sqlite3.Row) -> ShipmentRecord:
         first_seen=row["first_seen"],
         updated_at=row["updated_at"],
         held_since=row["held_since"],
+    )
+
+
+def _stock(row: sqlite3.Row) -> StockRecord:
+    return StockRecord(
+        product=row["product"],
+        sku=row["sku"],
+        ean=row["ean"],
+        quantity=row["quantity"],
+        accepted_quantity=row["accepted_quantity"],
+        status=row["status"],
+        reason=row["reason"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        updated_at=row["updated_at"],
     )
 
 
@@ -116,7 +141,7 @@ class SqliteJournal(Journal):
         """Apply pending migrations, each in its own write transaction. What is applied is read inside that
         transaction, so two processes opening a new journal at once never apply a migration twice."""
         known = {version for version, _, _ in MIGRATIONS}
-        for version, _description, sql in (*MIGRATIONS, (None, "", "")):
+        for version, _description, sql in (*sorted(MIGRATIONS), (None, "", "")):
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.execute(
@@ -482,12 +507,16 @@ class SqliteJournal(Journal):
 
         return await self._run(q)
 
-    async def pending_units(self, connection: str) -> dict[str, int]:
+    async def pending_units(self, connection: str | Sequence[str]) -> dict[str, int]:
+        names = [connection] if isinstance(connection, str) else list(connection)
+
         def q(db: sqlite3.Connection) -> dict[str, int]:
             units: dict[str, int] = {}
+            marks = ",".join("?" for _ in names)
             rows = db.execute(
-                "SELECT order_json FROM orders WHERE connection = ? AND state = 'received' AND order_json IS NOT NULL",
-                (connection,),
+                f"SELECT order_json FROM orders WHERE connection IN ({marks}) AND state = 'received' "
+                "AND order_json IS NOT NULL",
+                names,
             )
             for (order_json,) in rows:
                 for line in Order.model_validate_json(order_json).lines:
@@ -713,3 +742,281 @@ class SqliteJournal(Journal):
             return [_shipment(r) for r in rows]
 
         return await self._run(q)
+
+    # ------------------------------------------------------------------ alerts
+    async def queue_alert(
+        self, connection: str, order_id: str, condition: str, detail: str, now: float
+    ) -> AlertRecord:
+        def q(db: sqlite3.Connection) -> AlertRecord:
+            row = db.execute(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE connection = ? AND order_id = ? AND condition = ?",
+                (connection, order_id, condition),
+            ).fetchone()
+            note = ""
+            if row is None:
+                db.execute(
+                    "INSERT INTO alerts (connection, order_id, condition, state, detail, next_attempt_at, "
+                    "created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+                    (connection, order_id, condition, detail, now, now, now),
+                )
+                note = f"alert queued ({condition}): {detail}"
+            elif row["state"] == "resolved":
+                db.execute(
+                    "UPDATE alerts SET state = 'queued', detail = ?, occurrence = occurrence + 1, attempts = 0, "
+                    "next_attempt_at = ?, last_attempt_at = NULL, sent_at = NULL, reminders_sent = 0, "
+                    "reminder_due_at = NULL, last_error = '', resolved_at = NULL, updated_at = ? WHERE id = ?",
+                    (detail, now, now, row["id"]),
+                )
+                note = f"alert queued again ({condition}): {detail}"
+            elif row["detail"] != detail:
+                db.execute(
+                    "UPDATE alerts SET detail = ?, updated_at = ? WHERE id = ?", (detail, now, row["id"])
+                )
+            if note:
+                self._events(db, connection, order_id, [Event(at=now, kind="note", detail=note)])
+            return _alert(
+                db.execute(
+                    f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE connection = ? AND order_id = ? "
+                    "AND condition = ?",
+                    (connection, order_id, condition),
+                ).fetchone()
+            )
+
+        return await self._run(q)
+
+    async def resolve_alert(self, connection: str, order_id: str, condition: str, now: float) -> bool:
+        def q(db: sqlite3.Connection) -> bool:
+            cur = db.execute(
+                "UPDATE alerts SET state = 'resolved', reminder_due_at = NULL, resolved_at = ?, updated_at = ? "
+                "WHERE connection = ? AND order_id = ? AND condition = ? AND state != 'resolved'",
+                (now, now, connection, order_id, condition),
+            )
+            if cur.rowcount:
+                self._events(
+                    db,
+                    connection,
+                    order_id,
+                    [Event(at=now, kind="note", detail=f"alert resolved ({condition}); reminders cancelled")],
+                )
+            return bool(cur.rowcount)
+
+        return await self._run(q)
+
+    async def due_alerts(self, now: float, limit: int = 100) -> list[AlertRecord]:
+        def q(db: sqlite3.Connection) -> list[AlertRecord]:
+            rows = db.execute(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE (state = 'queued' AND next_attempt_at <= ?) "
+                "OR (state = 'sent' AND reminder_due_at IS NOT NULL AND reminder_due_at <= ?) "
+                "ORDER BY created_at, id LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            return [_alert(r) for r in rows]
+
+        return await self._run(q)
+
+    async def record_alert_attempt(self, alert_id: int, now: float) -> AlertRecord | None:
+        def q(db: sqlite3.Connection) -> AlertRecord | None:
+            cur = db.execute(
+                "UPDATE alerts SET attempts = attempts + 1, last_attempt_at = ?, updated_at = ? WHERE id = ? AND "
+                "((state = 'queued' AND next_attempt_at <= ?) "
+                "OR (state = 'sent' AND reminder_due_at IS NOT NULL AND reminder_due_at <= ?))",
+                (now, now, alert_id, now, now),
+            )
+            if not cur.rowcount:
+                return None
+            return _alert(
+                db.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            )
+
+        return await self._run(q)
+
+    async def record_alert_sent(
+        self, alert_id: int, now: float, *, reminder: bool, reminder_due_at: float | None, detail: str
+    ) -> None:
+        def q(db: sqlite3.Connection) -> None:
+            row = db.execute("SELECT connection, order_id FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            if row is None:
+                return
+            db.execute(
+                "UPDATE alerts SET state = CASE WHEN state = 'resolved' THEN state ELSE 'sent' END, "
+                "sent_at = CASE WHEN ? THEN sent_at ELSE ? END, reminders_sent = reminders_sent + ?, "
+                "reminder_due_at = CASE WHEN state = 'resolved' THEN NULL ELSE ? END, "
+                "attempts = 0, last_error = '', updated_at = ? WHERE id = ?",
+                (reminder, now, 1 if reminder else 0, reminder_due_at, now, alert_id),
+            )
+            self._events(
+                db,
+                row["connection"],
+                row["order_id"],
+                [Event(at=now, kind="call", direction="out", system="smtp", detail=detail, outcome="ok")],
+            )
+
+        await self._run(q)
+
+    async def record_alert_failed(self, alert_id: int, now: float, error: str, retry_at: float) -> None:
+        def q(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE alerts SET last_error = ?, updated_at = ?, "
+                "next_attempt_at = CASE WHEN state = 'queued' THEN ? ELSE next_attempt_at END, "
+                "reminder_due_at = CASE WHEN state = 'sent' THEN ? ELSE reminder_due_at END WHERE id = ?",
+                (error, now, retry_at, retry_at, alert_id),
+            )
+
+        await self._run(q)
+
+    async def alerts(
+        self,
+        *,
+        connection: str | None = None,
+        order_id: str | None = None,
+        states: Sequence[str] = (),
+    ) -> list[AlertRecord]:
+        def q(db: sqlite3.Connection) -> list[AlertRecord]:
+            where, args = ["1 = 1"], []
+            if connection:
+                where.append("connection = ?")
+                args.append(connection)
+            if order_id:
+                where.append("order_id = ?")
+                args.append(order_id)
+            if states:
+                where.append(f"state IN ({','.join('?' for _ in states)})")
+                args += list(states)
+            rows = db.execute(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} ORDER BY created_at, id",
+                args,
+            ).fetchall()
+            return [_alert(r) for r in rows]
+
+        return await self._run(q)
+
+    async def search_orders(
+        self,
+        *,
+        connections: Sequence[str] | None = None,
+        state: OrderState | None = None,
+        text: str = "",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[OrderRecord], int]:
+        def q(db: sqlite3.Connection) -> tuple[list[OrderRecord], int]:
+            where, args = ["1 = 1"], []
+            if connections is not None:
+                where.append(f"connection IN ({','.join('?' for _ in connections) or 'NULL'})")
+                args += list(connections)
+            if state:
+                where.append("state = ?")
+                args.append(state.value)
+            if text:
+                where.append(
+                    "(order_id LIKE ? ESCAPE '\\' OR number LIKE ? ESCAPE '\\' "
+                    "OR store_order_number LIKE ? ESCAPE '\\')"
+                )
+                escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                args += [f"%{escaped}%"] * 3
+            clause = " AND ".join(where)
+            total = db.execute(f"SELECT COUNT(*) FROM orders WHERE {clause}", args).fetchone()[0]
+            rows = db.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {clause} "
+                "ORDER BY received_at DESC, order_id LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+            return [_order(r) for r in rows], int(total)
+
+        return await self._run(q)
+
+    # ------------------------------------------------------------------ stock
+    async def stock_records(self, account: str, products: Sequence[str]) -> dict[str, StockRecord]:
+        def q(db: sqlite3.Connection) -> dict[str, StockRecord]:
+            found: dict[str, StockRecord] = {}
+            for start in range(0, len(products), 500):
+                chunk = list(products[start : start + 500])
+                marks = ",".join("?" for _ in chunk)
+                rows = db.execute(
+                    f"SELECT * FROM stock_pushes WHERE account = ? AND product IN ({marks})",
+                    [account, *chunk],
+                )
+                for row in rows:
+                    found[row["product"]] = _stock(row)
+            return found
+
+        return await self._run(q)
+
+    async def record_stock_results(
+        self, account: str, connection: str, results: Sequence[StockRecord]
+    ) -> None:
+        def q(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT INTO stock_pushes (account, product, sku, ean, quantity, accepted_quantity, status, reason, "
+                "attempts, next_attempt_at, connection, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (account, product) DO UPDATE SET sku = excluded.sku, ean = excluded.ean, "
+                "quantity = excluded.quantity, "
+                "accepted_quantity = COALESCE(excluded.accepted_quantity, stock_pushes.accepted_quantity), "
+                "status = excluded.status, reason = excluded.reason, attempts = excluded.attempts, "
+                "next_attempt_at = excluded.next_attempt_at, connection = excluded.connection, "
+                "updated_at = excluded.updated_at",
+                [
+                    (
+                        account,
+                        r.product,
+                        r.sku,
+                        r.ean,
+                        r.quantity,
+                        r.accepted_quantity,
+                        r.status,
+                        r.reason,
+                        r.attempts,
+                        r.next_attempt_at,
+                        connection,
+                        r.updated_at,
+                    )
+                    for r in results
+                ],
+            )
+
+        await self._run(q)
+
+    async def stock_problems(self, account: str) -> list[StockRecord]:
+        def q(db: sqlite3.Connection) -> list[StockRecord]:
+            rows = db.execute(
+                "SELECT * FROM stock_pushes WHERE account = ? AND status != 'accepted' ORDER BY status, product",
+                (account,),
+            )
+            return [_stock(r) for r in rows]
+
+        return await self._run(q)
+
+    async def stock_summary(self, account: str) -> dict[str, int]:
+        def q(db: sqlite3.Connection) -> dict[str, int]:
+            rows = db.execute(
+                "SELECT status, COUNT(*) FROM stock_pushes WHERE account = ? GROUP BY status", (account,)
+            )
+            return {r[0]: int(r[1]) for r in rows}
+
+        return await self._run(q)
+
+    async def store_quantities(self, store: str, products: Sequence[str]) -> dict[str, int]:
+        def q(db: sqlite3.Connection) -> dict[str, int]:
+            found: dict[str, int] = {}
+            for start in range(0, len(products), 500):
+                chunk = list(products[start : start + 500])
+                marks = ",".join("?" for _ in chunk)
+                for row in db.execute(
+                    f"SELECT product, quantity FROM store_stock WHERE store = ? AND product IN ({marks})",
+                    [store, *chunk],
+                ):
+                    found[row[0]] = int(row[1])
+            return found
+
+        return await self._run(q)
+
+    async def set_store_quantities(self, store: str, quantities: Mapping[str, int], now: float) -> None:
+        def q(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT INTO store_stock (store, product, quantity, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (store, product) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+                [(store, product, quantity, now) for product, quantity in quantities.items()],
+            )
+
+        if quantities:
+            await self._run(q)

@@ -62,6 +62,18 @@ def create_app(daemon: Daemon) -> Starlette:
         triggered = worker.trigger()
         return JSONResponse({"connection": name, "triggered": triggered}, status_code=202)
 
+    async def stock_push(request: Request) -> Response:
+        if not authorized(request):
+            return refused()
+        name = request.path_params["name"]
+        worker = daemon.workers.get(name)
+        if worker is None:
+            return JSONResponse({"error": f"no active connection {name!r}"}, status_code=404)
+        full = request.query_params.get("full") in {"1", "true", "yes"}
+        if not worker.request_stock_push(full):
+            return JSONResponse({"error": f"connection {name!r} does not synchronize stock"}, status_code=409)
+        return JSONResponse({"connection": name, "full": full, "triggered": ["sync_stock"]}, status_code=202)
+
     async def retry(request: Request) -> Response:
         if not authorized(request):
             return refused()
@@ -75,6 +87,7 @@ def create_app(daemon: Daemon) -> Starlette:
         Route("/metrics", metrics),
         Route("/api/v1/status", status),
         Route("/api/v1/connections/{name}/sync", sync, methods=["POST"]),
+        Route("/api/v1/connections/{name}/stock", stock_push, methods=["POST"]),
         Route("/api/v1/orders/{connection}/{order_id}/retry", retry, methods=["POST"]),
     ]
     return Starlette(routes=routes)

@@ -83,6 +83,10 @@ class FakeWorld:
         ] = {}  # marketplace order id -> store order numbers acknowledged (in order)
         self.shipments: dict[str, list[dict[str, Any]]] = {}  # marketplace order id -> shipments reported
         self.stock_received: dict[str, int] = {}
+        #: Every stock push as it arrived: a list of (sku, quantity) per request.
+        self.stock_calls: list[list[tuple[str, int]]] = []
+        #: Forced answers per SKU: "rejected", "failed" or "pending" (default: accepted; UNKNOWN* rejected).
+        self.stock_outcomes: dict[str, str] = {}
         self.store_orders: dict[str, dict[str, Any]] = {}  # store id -> order
         self.store_shipments: dict[str, dict[str, Any]] = {}
         self.products: dict[str, int] = dict.fromkeys(SKUS, 100)
@@ -109,6 +113,7 @@ class FakeWorld:
                 "acks": self.acks,
                 "shipments": self.shipments,
                 "stock_received": self.stock_received,
+                "stock_calls": self.stock_calls,
                 "store_orders": list(self.store_orders.values()),
                 "store_shipments": list(self.store_shipments.values()),
             }
@@ -167,9 +172,13 @@ def create_app(world: FakeWorld | None = None, faults: Faults | None = None) -> 
         items = await request.json()
         results = []
         with world.lock:
+            world.stock_calls.append([(item["sku"], item["quantity"]) for item in items])
             for item in items:
+                forced = world.stock_outcomes.get(item["sku"])
                 if item["sku"].startswith("UNKNOWN"):
                     results.append({"sku": item["sku"], "status": "rejected", "reason": "unknown product"})
+                elif forced:
+                    results.append({"sku": item["sku"], "status": forced, "reason": f"{forced} by the fake"})
                 else:
                     world.stock_received[item["sku"]] = item["quantity"]
                     results.append({"sku": item["sku"], "status": "accepted"})
