@@ -17,6 +17,10 @@ from ordersyncd.errors import IllegalTransition
 from ordersyncd.journal import OrderState, ShipmentState, SqliteJournal, open_journal
 from ordersyncd.journal.base import Event
 from ordersyncd.journal.migrations import MIGRATIONS
+
+#: The versions this ordersyncd knows, and one it does not know yet (for "newer"/"pending" migrations).
+KNOWN = sorted(version for version, _, _ in MIGRATIONS)
+NEXT = KNOWN[-1] + 1
 from ordersyncd.model import (
     Address,
     Customer,
@@ -140,7 +144,7 @@ async def test_fresh_journal_applies_migrations_in_wal_mode(journal: SqliteJourn
     assert path.exists()  # the state directory was created
     with raw_db(path) as db:
         rows = db.execute("SELECT version, applied_at FROM schema_migrations").fetchall()
-        assert [version for version, _ in rows] == [1]
+        assert [version for version, _ in rows] == KNOWN
         assert rows[0][1]  # applied_at recorded
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -194,14 +198,17 @@ async def test_pending_migration_is_applied_on_open(path: Path, monkeypatch: pyt
     await first.close()
     newer = (
         *MIGRATIONS,
-        (2, "extra table", "CREATE TABLE extra (id INTEGER); CREATE INDEX extra_id ON extra (id)"),
+        (NEXT, "extra table", "CREATE TABLE extra (id INTEGER); CREATE INDEX extra_id ON extra (id)"),
     )
     monkeypatch.setattr(sqlite_module, "MIGRATIONS", newer)
     second = SqliteJournal(path)
     await second.open()
     await second.close()
     with raw_db(path) as db:
-        assert [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")] == [1, 2]
+        assert [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")] == [
+            *KNOWN,
+            NEXT,
+        ]
         assert db.execute("SELECT COUNT(*) FROM extra").fetchone()[0] == 0
 
 
@@ -209,7 +216,7 @@ async def test_pending_migration_is_applied_on_open(path: Path, monkeypatch: pyt
 async def test_failing_migration_is_rolled_back(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = (
         *MIGRATIONS,
-        (2, "broken", "CREATE TABLE extra (id INTEGER); INSERT INTO no_such_table VALUES (1)"),
+        (NEXT, "broken", "CREATE TABLE extra (id INTEGER); INSERT INTO no_such_table VALUES (1)"),
     )
     monkeypatch.setattr(sqlite_module, "MIGRATIONS", broken)
     j = SqliteJournal(path)
@@ -217,7 +224,7 @@ async def test_failing_migration_is_rolled_back(path: Path, monkeypatch: pytest.
         await j.open()
     await j.close()
     with raw_db(path) as db:
-        assert [r[0] for r in db.execute("SELECT version FROM schema_migrations")] == [1]
+        assert [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")] == KNOWN
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchone() is None
 
 
@@ -226,7 +233,7 @@ async def _stamp_newer_schema(path: Path) -> None:
     await j.open()
     await j.close()
     with raw_db(path) as db:
-        db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (2, datetime('now'))")
+        db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, datetime('now'))", (NEXT,))
 
 
 @pytest.mark.anyio
@@ -237,7 +244,7 @@ async def test_newer_schema_refuses_to_open(path: Path) -> None:
         await j.open()
     await j.close()
     assert str(info.value) == (
-        "journal schema version 2 is newer than this ordersyncd knows (1); upgrade ordersyncd"
+        f"journal schema version {NEXT} is newer than this ordersyncd knows ({KNOWN[-1]}); upgrade ordersyncd"
     )
 
 
@@ -283,7 +290,9 @@ async def test_concurrent_first_open_applies_each_migration_once(
     try:
         await j.open()
         with raw_db(path) as db:
-            assert [r[0] for r in db.execute("SELECT version FROM schema_migrations")] == [1]
+            assert [
+                r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")
+            ] == KNOWN
     finally:
         await j.close()
         other.close()
@@ -1044,7 +1053,7 @@ async def test_second_journal_on_the_same_file_sees_committed_data(path: Path) -
     finally:
         await daemon.close()
     with raw_db(path) as db:
-        assert [r[0] for r in db.execute("SELECT version FROM schema_migrations")] == [1]
+        assert [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")] == KNOWN
 
 
 @pytest.mark.anyio
