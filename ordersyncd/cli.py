@@ -198,26 +198,32 @@ def plugins(as_json: bool) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- daemon API
-def _api(config: Config, method: str, path: str) -> Any:
+def _daemon(config: Config) -> tuple[str, str] | None:
+    """The running daemon's base URL and API token (from the state directory), or ``None``."""
     state_dir = config.daemon.state_dir
     try:
         token = (state_dir / "api-token").read_text().strip()
-    except OSError:
-        _fail(f"the daemon is not running (no API token in {state_dir})", EXIT_UNAVAILABLE)
-    port = config.http.port
-    if not port:
-        try:
-            port = int((state_dir / "http-port").read_text())
-        except (OSError, ValueError):
-            _fail("the daemon's port is unknown (no http-port file)", EXIT_UNAVAILABLE)
+        port = config.http.port or int((state_dir / "http-port").read_text())
+    except (OSError, ValueError):
+        return None
     host = config.http.listen
     host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}", token
+
+
+def _api(config: Config, method: str, path: str) -> Any:
+    daemon = _daemon(config)
+    if daemon is None:
+        _fail(
+            f"the daemon is not running (no API token or port in {config.daemon.state_dir})", EXIT_UNAVAILABLE
+        )
+    base, token = daemon
     try:
         response = httpx.request(
-            method, f"http://{host}:{port}{path}", timeout=10, headers={"Authorization": f"Bearer {token}"}
+            method, f"{base}{path}", timeout=10, headers={"Authorization": f"Bearer {token}"}
         )
     except httpx.HTTPError as error:
-        _fail(f"cannot reach the daemon at {host}:{port}: {type(error).__name__}", EXIT_UNAVAILABLE)
+        _fail(f"cannot reach the daemon at {base}: {type(error).__name__}", EXIT_UNAVAILABLE)
     if response.status_code == 401:
         _fail("the daemon refused the API token (is it using another state directory?)", EXIT_UNAVAILABLE)
     return response
@@ -482,23 +488,28 @@ def orders_retry(ctx: click.Context, order_id: str, connection: str | None) -> N
     except IllegalTransition as error:
         _fail(str(error))
     click.echo(f"order {oid} in {conn}: back to {record.state.value}")
-    # Wake the running daemon if there is one; without it the next cycle picks the order up.
-    try:
-        response = httpx.post(
-            f"http://{config.http.listen}:{config.http.port or _port_file(config)}/api/v1/connections/{conn}/sync",
-            headers={
-                "Authorization": f"Bearer {(config.daemon.state_dir / 'api-token').read_text().strip()}"
-            },
-            timeout=5,
-        )
-        if response.status_code == 202:
-            click.echo("the running daemon was asked to process it now")
-    except (OSError, httpx.HTTPError, ValueError):
-        click.echo("no running daemon reached; the order is processed at its next cycle")
+    _wake(config, conn)
 
 
-def _port_file(config: Config) -> int:
-    return int((config.daemon.state_dir / "http-port").read_text())
+def _wake(config: Config, connection: str) -> None:
+    """Ask a running daemon to process the connection now; without one the next cycle picks the change up."""
+    daemon = _daemon(config)
+    woken = False
+    if daemon is not None:
+        base, token = daemon
+        try:
+            response = httpx.post(
+                f"{base}/api/v1/connections/{connection}/sync",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=5,
+            )
+            woken = response.status_code == 202
+        except httpx.HTTPError:
+            woken = False
+    if woken:
+        click.echo("the running daemon was asked to process it now")
+    else:
+        click.echo("no running daemon reached; the change is processed at its next cycle")
 
 
 # ----------------------------------------------------------------------------------------------- stock

@@ -13,7 +13,8 @@ error                      what the core does
 =========================  ==================================================================
 
 Any other exception escaping a hook is treated as transient and logged with its type (never its
-arguments, which could carry secrets).
+arguments, which could carry secrets), except in ``map_order``: mapping is pure, so any exception there
+quarantines the order.
 """
 
 from __future__ import annotations

@@ -58,21 +58,25 @@ def validate_connection(
 ) -> Sequence[ConfigProblem] | Awaitable[Sequence[ConfigProblem]]:
     """Both. Check a connection that uses this plugin (its ``order_types`` and ``options``).
 
-    Called after ``validate_config`` for every connection naming the block. Returns problems with key paths
+    Called after ``validate_config`` for every connection naming the block, and only when ``validate_config``
+    found no problem (so ``self.settings`` is usable). Returns problems with key paths
     relative to the connection block (``"order_types"``, ``"options.tag"``). Must not do network I/O.
     """
 
 
 @hookspec(firstresult=True)
 def startup() -> Awaitable[None] | None:
-    """Both. Open clients and caches. Called once when the daemon starts the plugin instance, before any
-    connection job runs. May raise ``AuthenticationError`` or ``PermanentOrderError``-free
-    ``PluginError`` subclasses; the connection is then reported down and retried."""
+    """Both. Open clients and caches, and check what can only be checked online (e.g. that the configured
+    merchant is one the credentials may act for). Called once per instance before the first job of a connection
+    using it runs (and by ``check --online`` and the merchants command). When it raises (any
+    ``PluginError``, typically ``AuthenticationError``), the connections using the instance are reported down
+    and ``startup`` is tried again with backoff."""
 
 
 @hookspec(firstresult=True)
 def shutdown() -> Awaitable[None] | None:
-    """Both. Close clients. Called once at stop or when a reload drops the instance. Raises nothing."""
+    """Both. Close clients. Called at stop and when a reload replaces the instance, also for an instance whose
+    ``startup`` never ran or failed (so it must cope with nothing being open). Raises nothing."""
 
 
 @hookspec(firstresult=True)
@@ -94,8 +98,9 @@ def fetch_orders(
     """Marketplace. Fetch orders that are ready to import, modified in ``(since, until]``.
 
     Called by the *poll orders* job. ``until`` is fixed for the run; ``since`` is the last committed
-    high-water mark minus the connection's overlap (``None`` on the first run: the plugin picks its initial
-    look-back). The core persists each returned :class:`RawOrder` (deduplicated by ``order_id``) before
+    high-water mark minus the connection's ``overlap`` (on the first run ``until`` minus ``initial_lookback``;
+    the *reconcile* job passes ``until`` minus ``reconcile_window``). Plugins should still accept ``None``
+    (meaning: their own initial look-back), which third-party hosts and tests may pass. The core persists each returned :class:`RawOrder` (deduplicated by ``order_id``) before
     anything else and advances the high-water mark to ``until`` only after all of them are committed.
     Marketplaces that hand out new orders only until acknowledged (idealo) may ignore the window.
     Returns the orders, or yields them page by page. Raises ``TransientError``/``RateLimited``/
@@ -109,7 +114,9 @@ def map_order(connection: ConnectionInfo, raw: RawOrder) -> Order | Awaitable[Or
 
     Called once per new raw order (and again on ``orders retry``). A malformed or unmappable payload raises
     ``PermanentOrderError`` (or lets pydantic's ``ValidationError`` escape); the order is quarantined with
-    that reason while the others flow. Must not do network I/O.
+    that reason while the others flow. Mapping is pure, so retrying cannot help: *any* exception escaping
+    this hook quarantines the order (a ``KeyError`` is reported as the missing field). Must not do network
+    I/O.
     """
 
 
@@ -194,8 +201,8 @@ def find_shipments(
 ) -> AsyncIterator[Shipment] | Awaitable[Sequence[Shipment]]:
     """Store. Shipments of this connection's orders created or changed in ``(since, until]``.
 
-    Called by the *poll shipments* job with an overlapping window; the core deduplicates by shipment id and
-    codes. ``Shipment.order_id`` is the marketplace order id stamped on the store order.
+    Called by the *poll shipments* job with an overlapping window (``since`` as for ``fetch_orders``;
+    ``None`` should be accepted too); the core deduplicates by shipment id and codes. ``Shipment.order_id`` is the marketplace order id stamped on the store order.
     """
 
 

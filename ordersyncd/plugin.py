@@ -227,7 +227,8 @@ class PluginBase(Generic[SettingsT]):
 
     kind: ClassVar[Literal["marketplace", "store"]]
     Settings: ClassVar[type[BaseModel] | None] = None
-    #: Keys of the block that hold secrets; the loader requires them to come from a reference.
+    #: Keys of the block that hold secrets; the host logs a warning when one is written inline instead of
+    #: coming from a reference (``KEY_file``, ``KEY_credential``, ``KEY_env``).
     secret_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, name: str, config: Mapping[str, Any], context: PluginContext) -> None:
@@ -258,6 +259,9 @@ class MarketplacePlugin(PluginBase[SettingsT]):
     """Base class of marketplace plugins (orders come from here, stock goes there)."""
 
     kind = "marketplace"
+    #: Most stock levels the core hands ``update_stock`` at once (the plugin may split further). Changed
+    #: products of many catalog pages are collected up to this size, so a few changes cost few requests.
+    stock_batch_size: ClassVar[int] = 1000
 
 
 class StorePlugin(PluginBase[SettingsT]):

@@ -197,6 +197,7 @@ async def build_plugins(
 ) -> PluginSet:
     """Instantiate and validate every block and connection of ``config``; problems are collected, not raised."""
     result = PluginSet()
+    invalid: set[tuple[str, str]] = set()  # blocks whose own validation failed
     state_dir = state_dir or config.daemon.state_dir
     blocks: list[BlockConfig] = [*config.stores.values(), *config.marketplaces.values()]
     kinds_present = {"store": "stores", "marketplace": "marketplaces"}
@@ -239,8 +240,22 @@ async def build_plugins(
             http_client_factory=http_client_factory,
         )
         instance = plugin.cls(name=block.name, config=block.settings, context=context)
+        try:
+            manager = _manager((where, instance))
+        except pluggy.PluginValidationError as error:
+            # A hook with a misspelt name or an argument the spec does not have: the plugin is broken.
+            result.problems.append(
+                ConfigProblem(
+                    f"{where}.plugin",
+                    f"plugin {block.plugin!r} is broken: {error}",
+                    str(block.origins.get("plugin", block.file)),
+                )
+            )
+            continue
         result.instances[(block.kind, block.name)] = instance
-        problems = await await_maybe(_manager((where, instance)).hook.validate_config()) or []
+        problems = await await_maybe(manager.hook.validate_config()) or []
+        if problems:
+            invalid.add((block.kind, block.name))
         for problem in problems:
             result.problems.append(
                 ConfigProblem(
@@ -287,6 +302,8 @@ async def build_plugins(
                         str(config.origin(where)),
                     )
                 )
+            if (kind, conn.marketplace if kind == "marketplace" else conn.store) in invalid:
+                continue  # its block is invalid: settings are not usable, the block's problems say why
             if single.hook.validate_connection.get_hookimpls():
                 for problem in await await_maybe(single.hook.validate_connection(connection=info)) or []:
                     result.problems.append(

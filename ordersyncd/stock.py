@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import anyio
 import structlog
 
+from .errors import AuthenticationError, RateLimited
 from .journal import Journal, StockRecord
 from .metrics import Metrics
 from .model import Order, StockItemResult, StockItemStatus, StockLevel
-from .pipeline import backoff_delay
+from .pipeline import ConnectionDown, backoff_delay
 from .plugin_host import ConnectionPlugins, iterate
 
 __all__ = ["StockRun", "StockSync", "product_key"]
@@ -77,24 +78,33 @@ class StockSync:
         self.rng = random.Random()
         self.lock = anyio.Lock()
         self.last_full: float | None = None
+        self._queue: list[tuple[str, StockLevel, StockRecord | None]] = []
 
     async def run(self, *, full: bool | None = None) -> StockRun:
         """Read the store's stock and push what changed (everything when ``full``; by default a full push is
-        made when ``full_stock_push`` has passed since the last one)."""
+        made when ``full_stock_push`` has passed since the last one). A refused login or a rate limit raises
+        :class:`ConnectionDown` (with the Retry-After), like the order jobs."""
+        try:
+            return await self._run(full)
+        except (AuthenticationError, RateLimited) as error:
+            retry_after = error.retry_after if isinstance(error, RateLimited) else None
+            raise ConnectionDown(f"{type(error).__name__}: {error.message}", retry_after) from error
+
+    async def _run(self, full: bool | None) -> StockRun:
         async with self.lock:
             now = self.clock()
             if full is None:
                 full = self.last_full is None or now - self.last_full >= self.full_interval
             pending = await self.journal.pending_units(self.store_connections())
             run = StockRun()
+            self._queue = []
             batch: list[StockLevel] = []
             async for level in iterate(self.plugins.call("read_stock")):
                 batch.append(level)
                 if len(batch) >= self.page:
-                    await self._page(batch, pending, full, run)
+                    await self._page(batch, pending, full, run, flush=False)
                     batch = []
-            if batch:
-                await self._page(batch, pending, full, run)
+            await self._page(batch, pending, full, run)
             if full:
                 self.last_full = now
             log.info(
@@ -123,7 +133,7 @@ class StockSync:
             identity[key] = (line.sku, line.ean)
         if len(await self.journal.store_quantities(self.store, list(taken))) < len(taken):
             # A product never read from the store: its quantity is unknown here, read the store instead.
-            return await self.run(full=False)
+            return await self._run(False)
         async with self.lock:
             known = await self.journal.store_quantities(self.store, list(taken))
             estimated = {key: max(0, known[key] - units) for key, units in taken.items()}
@@ -134,6 +144,7 @@ class StockSync:
                 for key, quantity in estimated.items()
             ]
             run = StockRun()
+            self._queue = []
             await self._page(levels, pending, False, run, store_known=True)
             log.info(
                 "stock pushed after an order of another connection",
@@ -170,7 +181,10 @@ class StockSync:
         run: StockRun,
         *,
         store_known: bool = False,
+        flush: bool = True,
     ) -> None:
+        """Decide which products of one page must be sent and queue them; send when a batch is full (and,
+        with ``flush``, whatever is queued). Changed items of many pages share one request."""
         now = self.clock()
         run.read += len(levels)
         keys = [product_key(level.sku, level.ean) for level in levels]
@@ -183,24 +197,35 @@ class StockSync:
             }
             await self.journal.set_store_quantities(self.store, changed, now)
         records = await self.journal.stock_records(self.account, keys)
-        to_send: list[tuple[str, StockLevel]] = []
         for key, level in zip(keys, levels, strict=True):
             quantity = self._published(level, pending)
-            if self._due(records.get(key), quantity, full, now):
-                to_send.append((key, level.model_copy(update={"quantity": quantity})))
+            record = records.get(key)
+            if self._due(record, quantity, full, now):
+                self._queue.append((key, level.model_copy(update={"quantity": quantity}), record))
             else:
                 run.unchanged += 1
-        if not to_send:
-            return
+        batch = self._batch_size()
+        while len(self._queue) >= batch:
+            await self._send(self._queue[:batch], run)
+            del self._queue[:batch]
+        if flush and self._queue:
+            await self._send(self._queue, run)
+            self._queue = []
+
+    def _batch_size(self) -> int:
+        size = getattr(self.plugins.marketplace, "stock_batch_size", 1000)
+        return max(1, int(size))
+
+    async def _send(self, items: Sequence[tuple[str, StockLevel, StockRecord | None]], run: StockRun) -> None:
+        now = self.clock()
         results: Sequence[StockItemResult] = await self.plugins.acall(
-            "update_stock", levels=[level for _, level in to_send]
+            "update_stock", levels=[level for _, level, _ in items]
         )
-        if len(results) != len(to_send):
-            raise RuntimeError(f"update_stock answered {len(results)} results for {len(to_send)} items")
-        run.sent += len(to_send)
+        if len(results) != len(items):
+            raise RuntimeError(f"update_stock answered {len(results)} results for {len(items)} items")
+        run.sent += len(items)
         outcomes: list[StockRecord] = []
-        for (key, level), result in zip(to_send, results, strict=True):
-            previous = records.get(key)
+        for (key, level, previous), result in zip(items, results, strict=True):
             run.results[result.status.value] += 1
             attempts = 0
             next_at = 0.0

@@ -514,7 +514,7 @@ async def test_transition_stores_store_order_and_history(journal: SqliteJournal)
         ((), S.SHIPPED),
         ((), S.RECEIVED),
         ((S.CANCELLED,), S.RECEIVED),
-        ((S.CREATED, S.ACKNOWLEDGED), S.NEEDS_ATTENTION),
+        ((S.CREATED, S.ACKNOWLEDGED), S.RECEIVED),
     ],
 )
 async def test_illegal_transition_changes_nothing(

@@ -450,6 +450,12 @@ class SqliteJournal(Journal):
                 f"updated_at = ?{clear_map} WHERE connection = ? AND order_id = ?",
                 (target.value, now, connection, order_id),
             )
+            # Shipments waiting after a refusal are due again with the order.
+            db.execute(
+                "UPDATE shipments SET next_attempt_at = 0, attempts = 0 WHERE connection = ? AND order_id = ? "
+                "AND state = 'pending'",
+                (connection, order_id),
+            )
             self._events(
                 db,
                 connection,

@@ -7,7 +7,8 @@
         │                   │                        ▼    │                    ▼
         └───────────────────┴──────▶ needs_attention   held (codes missing)   cancelled
 
-``needs_attention`` returns (``orders retry``) to the state the order was in when it was quarantined.
+``needs_attention`` returns (``orders retry``) to the state the order was in when it was quarantined; a
+shipment the marketplace refused quarantines an acknowledged or shipped order too.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ S = OrderState
 ALLOWED_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.RECEIVED: frozenset({S.CREATED, S.NEEDS_ATTENTION, S.CANCELLED}),
     S.CREATED: frozenset({S.ACKNOWLEDGED, S.NEEDS_ATTENTION, S.CANCELLED}),
-    S.ACKNOWLEDGED: frozenset({S.SHIPPED, S.HELD, S.CANCELLED}),
+    S.ACKNOWLEDGED: frozenset({S.SHIPPED, S.HELD, S.NEEDS_ATTENTION, S.CANCELLED}),
     S.HELD: frozenset({S.SHIPPED, S.NEEDS_ATTENTION, S.CANCELLED}),
-    S.SHIPPED: frozenset({S.HELD, S.RETURNED, S.CANCELLED}),
-    S.NEEDS_ATTENTION: frozenset({S.RECEIVED, S.CREATED, S.ACKNOWLEDGED, S.HELD, S.CANCELLED}),
+    S.SHIPPED: frozenset({S.HELD, S.NEEDS_ATTENTION, S.RETURNED, S.CANCELLED}),
+    S.NEEDS_ATTENTION: frozenset({S.RECEIVED, S.CREATED, S.ACKNOWLEDGED, S.HELD, S.SHIPPED, S.CANCELLED}),
     S.CANCELLED: frozenset(),
     S.RETURNED: frozenset(),
 }
