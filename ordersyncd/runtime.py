@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 import structlog
 import uvicorn
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from .alerts import AlertConfig, AlertDispatcher, load_alert_config
 from .config import Config, load_config
@@ -87,6 +87,9 @@ class Daemon:
         self.config_path = config_path
         self.environ = dict(os.environ if environ is None else environ)
         self.metrics = Metrics(registry or CollectorRegistry())
+        # Standard process_* (CPU, memory, file descriptors) and python_info series, as exporters provide.
+        ProcessCollector(registry=self.metrics.registry)
+        PlatformCollector(registry=self.metrics.registry)
         self.notifier = SystemdNotifier.from_environ(self.environ)
         self.config: Config | None = None
         self.plugins: PluginSet | None = None
