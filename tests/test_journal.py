@@ -17,10 +17,6 @@ from ordersyncd.errors import IllegalTransition
 from ordersyncd.journal import OrderState, ShipmentState, SqliteJournal, open_journal
 from ordersyncd.journal.base import Event
 from ordersyncd.journal.migrations import MIGRATIONS
-
-#: The versions this ordersyncd knows, and one it does not know yet (for "newer"/"pending" migrations).
-KNOWN = sorted(version for version, _, _ in MIGRATIONS)
-NEXT = KNOWN[-1] + 1
 from ordersyncd.model import (
     Address,
     Customer,
@@ -32,6 +28,10 @@ from ordersyncd.model import (
     Shipment,
     ShipmentLine,
 )
+
+#: The versions this ordersyncd knows, and one it does not know yet (for "newer"/"pending" migrations).
+KNOWN = sorted(version for version, _, _ in MIGRATIONS)
+NEXT = KNOWN[-1] + 1
 
 S = OrderState
 CONN = "zalando-de"
