@@ -413,4 +413,3 @@ class Daemon:
         self.notifier.ready(self._status_line())
         log.info("configuration reloaded", connections=len(config.connections))
         return True
-
