@@ -124,6 +124,10 @@ class _Builder:
                 self.problem((key,), "unknown key")
         daemon_raw = self.table(("daemon",))
         daemon_raw.setdefault("state_dir", str(default_state_dir(self.environ)))
+        state_dir = daemon_raw["state_dir"]
+        if isinstance(state_dir, str) and state_dir and not Path(state_dir).is_absolute():
+            # Relative to the file that set it, like secret files (the demo configuration uses this).
+            daemon_raw["state_dir"] = str((self.origins.lookup(("daemon", "state_dir")).parent / state_dir).resolve())
         daemon = self.validate(DaemonConfig, daemon_raw, ("daemon",))
         log = self.validate(LogConfig, self.table(("log",)), ("log",))
         http = self.validate(HttpConfig, self.table(("http",)), ("http",))

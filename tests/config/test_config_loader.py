@@ -72,6 +72,11 @@ def test_state_directory_from_systemd_is_honoured(write_config: WriteConfig) -> 
     assert load_config(main, environ={"STATE_DIRECTORY": "/a:/b"}).daemon.state_dir == Path("/a")
 
 
+def test_relative_state_dir_is_relative_to_the_file_that_set_it(write_config: WriteConfig) -> None:
+    main = write_config("[daemon]\nstate_dir = 'state/here'\n")
+    assert load_config(main, environ={}).daemon.state_dir == (main.parent / "state" / "here").resolve()
+
+
 def test_state_dir_in_file_beats_state_directory(write_config: WriteConfig) -> None:
     main = write_config('[daemon]\nstate_dir = "/srv/ordersyncd"\n')
     config = load_config(main, environ={"STATE_DIRECTORY": "/var/lib/x"})

@@ -93,7 +93,7 @@ def test_wrong_types(write_config: WriteConfig, text: str, path: str, message: s
         ("[log]\nlevel = 'verbose'\n", "log.level", "must be one of 'debug', 'info', 'warning' or 'error'"),
         ("[log]\nformat = 'xml'\n", "log.format", "got 'xml'"),
         ("[daemon]\nsqlite_synchronous = 'off'\n", "daemon.sqlite_synchronous", "'full' or 'normal'"),
-        ("[daemon]\nstate_dir = 'var/lib'\n", "daemon.state_dir", "must be an absolute path"),
+        ("[daemon]\nstate_dir = ''\n", "daemon.state_dir", "must not be empty"),
         ("[http]\nlisten = 'example.com'\n", "http.listen", "must be an IP address or 'localhost'"),
         ("[http]\nport = 65536\n", "http.port", "must be between 1 and 65535"),
         ("[http]\nport = -1\n", "http.port", "must be between 1 and 65535"),
