@@ -7,23 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ordersyncd.testing import Faults, ServedApp, serve_asgi
+from ordersyncd.testing import Faults, serve_asgi
 from ordersyncd_fakes.server import FakeWorld, create_app
+
+from support import FakeBackend
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class FakeBackend:
-    """The fake marketplace and store server, served on 127.0.0.1, with its world and faults at hand."""
-
-    def __init__(self, world: FakeWorld, faults: Faults, served: ServedApp) -> None:
-        self.world = world
-        self.faults = faults
-        self.served = served
-        self.base_url = served.base_url
 
 
 @pytest.fixture

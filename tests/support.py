@@ -7,11 +7,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
+
+from ordersyncd.runtime import Daemon
+from ordersyncd.testing import Faults, ServedApp
+from ordersyncd_fakes.server import FakeWorld
 
 PYTHON = sys.executable
 
@@ -158,3 +164,40 @@ def run_cli(config: Path, *args: str, timeout: float = 60) -> subprocess.Complet
         text=True,
         timeout=timeout,
     )
+
+
+class FakeBackend:
+    """The fake marketplace and store server, served on 127.0.0.1, with its world and faults at hand."""
+
+    def __init__(self, world: FakeWorld, faults: Faults, served: ServedApp) -> None:
+        self.world = world
+        self.faults = faults
+        self.served = served
+        self.base_url = served.base_url
+
+
+#: Job intervals with stock pushed once at start, then only when a test triggers it.
+ONLY_STARTUP_STOCK = 'poll_orders = "1s"\nadvance_orders = "1s"\npoll_shipments = "1s"\nsync_stock = "1h"'
+
+
+@asynccontextmanager
+async def running(config: Path) -> AsyncIterator[Daemon]:
+    daemon = Daemon(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(daemon.run)
+        with anyio.fail_after(20):
+            while not daemon.readiness()[0]:
+                await anyio.sleep(0.05)
+        try:
+            yield daemon
+        finally:
+            daemon.request_stop()
+
+
+async def until(condition: Callable[[], Any], timeout: float = 20, what: str = "") -> Any:
+    with anyio.fail_after(timeout):
+        while True:
+            value = condition()
+            if value:
+                return value
+            await anyio.sleep(0.05)

@@ -16,8 +16,7 @@ from ordersyncd_plugins.marketplace_zalando.simulator import (
     create_app,
 )
 
-from conftest import FakeBackend
-from support import run_cli, write_config
+from support import FakeBackend, run_cli, write_config
 
 
 def test_version_and_help():

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FakeBackend
-from support import DaemonProcess, wait_for, write_config
+from support import DaemonProcess, FakeBackend, wait_for, write_config
 
 KILLS = 20
 PER_KILL = 6  # new orders arrive before every restart: 120 orders in all

@@ -11,8 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import FakeBackend
-from support import DaemonProcess, run_cli, wait_for, write_config
+from support import DaemonProcess, FakeBackend, run_cli, wait_for, write_config
 
 
 class NotifySocket:

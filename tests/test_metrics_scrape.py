@@ -10,8 +10,7 @@ import httpx
 from ops.queries import dashboard_expressions, metric_names, rule_expressions, selector_labels
 from ops.tools import require_tool, run
 
-from conftest import FakeBackend
-from support import DaemonProcess, wait_for, write_config
+from support import DaemonProcess, FakeBackend, wait_for, write_config
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s", re.M)
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="')

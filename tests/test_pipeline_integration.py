@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,38 +11,10 @@ import httpx
 import pytest
 
 from ordersyncd.journal import OrderState, ShipmentState
-from ordersyncd.runtime import Daemon
 
-from conftest import FakeBackend
-from support import write_config
+from support import ONLY_STARTUP_STOCK, FakeBackend, running, until, write_config
 
 pytestmark = pytest.mark.anyio
-
-#: Job intervals with stock pushed once at start, then only when a test triggers it.
-ONLY_STARTUP_STOCK = 'poll_orders = "1s"\nadvance_orders = "1s"\npoll_shipments = "1s"\nsync_stock = "1h"'
-
-
-@asynccontextmanager
-async def running(config: Path) -> AsyncIterator[Daemon]:
-    daemon = Daemon(config)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(daemon.run)
-        with anyio.fail_after(20):
-            while not daemon.readiness()[0]:
-                await anyio.sleep(0.05)
-        try:
-            yield daemon
-        finally:
-            daemon.request_stop()
-
-
-async def until(condition: Callable[[], Any], timeout: float = 20, what: str = "") -> Any:
-    with anyio.fail_after(timeout):
-        while True:
-            value = condition()
-            if value:
-                return value
-            await anyio.sleep(0.05)
 
 
 def acked_once(backend: FakeBackend, ids: list[str]) -> bool:

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import anyio
 import pytest
-from test_pipeline_integration import ONLY_STARTUP_STOCK, running, until
 
 from ordersyncd.testing import serve_asgi
 from ordersyncd_fakes.server import FakeWorld, create_app
 
-from conftest import FakeBackend
-from support import run_cli, write_config
+from support import ONLY_STARTUP_STOCK, FakeBackend, run_cli, running, until, write_config
 
 pytestmark = pytest.mark.anyio
 

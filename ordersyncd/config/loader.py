@@ -127,7 +127,9 @@ class _Builder:
         state_dir = daemon_raw["state_dir"]
         if isinstance(state_dir, str) and state_dir and not Path(state_dir).is_absolute():
             # Relative to the file that set it, like secret files (the demo configuration uses this).
-            daemon_raw["state_dir"] = str((self.origins.lookup(("daemon", "state_dir")).parent / state_dir).resolve())
+            daemon_raw["state_dir"] = str(
+                (self.origins.lookup(("daemon", "state_dir")).parent / state_dir).resolve()
+            )
         daemon = self.validate(DaemonConfig, daemon_raw, ("daemon",))
         log = self.validate(LogConfig, self.table(("log",)), ("log",))
         http = self.validate(HttpConfig, self.table(("http",)), ("http",))

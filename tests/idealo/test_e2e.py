@@ -25,7 +25,7 @@ from ordersyncd_plugins.marketplace_idealo.simulator import (
 from ordersyncd_plugins.marketplace_idealo.simulator import create_app as idealo_app
 from ordersyncd_plugins.store_shopify.simulator import create_app as shopify_app
 
-from conftest import FakeBackend
+from support import FakeBackend
 
 pytestmark = pytest.mark.anyio
 
