@@ -664,6 +664,147 @@ def write_dropin(config: Config, account: str, settings: dict[str, Any]) -> Path
     return path
 
 
+# ----------------------------------------------------------------------------------------------- shipments
+@cli.group()
+def shipments() -> None:
+    """Shipments held because a tracking code is missing: list them, enter the codes."""
+
+
+@shipments.command("missing")
+@click.option("--connection", "-c", help="Only this connection.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def shipments_missing(ctx: click.Context, connection: str | None, as_json: bool) -> None:
+    """List the shipments waiting for a tracking code (the Order Shipments page)."""
+    from .journal import ShipmentState
+
+    config = _load(ctx)
+
+    async def fetch(journal: Any) -> list[tuple[Any, Any]]:
+        held = await journal.shipments(connection=connection, state=ShipmentState.HELD)
+        return [(s, await journal.get_order(s.connection, s.order_id)) for s in held]
+
+    rows = [
+        {
+            "connection": s.connection,
+            "order_id": s.order_id,
+            "number": order.number if order is not None else "",
+            "shipment_id": s.shipment_id,
+            "missing": list(s.missing),
+            "carrier": s.shipment.carrier,
+            "tracking_code": s.shipment.tracking_code,
+            "return_tracking_code": s.shipment.return_tracking_code,
+            "held_since": s.held_since,
+        }
+        for s, order in _journal_call(config, fetch)
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    click.echo(
+        table(
+            [
+                "connection",
+                "order id",
+                "number",
+                "shipment",
+                "missing",
+                "carrier",
+                "tracking",
+                "return",
+                "held since",
+            ],
+            [
+                [
+                    r["connection"],
+                    r["order_id"],
+                    r["number"],
+                    r["shipment_id"],
+                    ",".join(r["missing"]),
+                    r["carrier"] or "-",
+                    r["tracking_code"] or "-",
+                    r["return_tracking_code"] or "-",
+                    format_time(r["held_since"]),
+                ]
+                for r in rows
+            ],
+        )
+    )
+    click.echo(f"{len(rows)} shipment(s) waiting for codes")
+
+
+@shipments.command("set-codes")
+@click.argument("order_id")
+@click.option("--tracking", default="", help="The shipping tracking code.")
+@click.option("--return-tracking", "return_tracking", default="", help="The return tracking code.")
+@click.option("--carrier", default="", help="The carrier (keeps the store's when not given).")
+@click.option("--connection", "-c", help="The connection, when the id exists in several.")
+@click.option("--shipment", "shipment_id", help="The shipment, when the order has several held ones.")
+@click.pass_context
+def shipments_set_codes(
+    ctx: click.Context,
+    order_id: str,
+    tracking: str,
+    return_tracking: str,
+    carrier: str,
+    connection: str | None,
+    shipment_id: str | None,
+) -> None:
+    """Enter the missing codes of ORDER's held shipment; the running daemon sends it right away."""
+    from .alerts.codes import check_codes
+    from .alerts.conditions import missing_text
+    from .errors import IllegalTransition
+    from .journal import ShipmentState
+
+    config = _load(ctx)
+    conn, oid = _find(config, order_id, connection)
+    held = [
+        s
+        for s in _journal_call(
+            config, lambda j: j.shipments(connection=conn, order_id=oid, state=ShipmentState.HELD)
+        )
+        if shipment_id is None or s.shipment_id == shipment_id
+    ]
+    if not held:
+        _fail(
+            f"order {oid} in {conn} has no shipment waiting for codes"
+            + (f" with id {shipment_id!r}" if shipment_id else "")
+        )
+    if len(held) > 1:
+        _fail(
+            f"order {oid} has several held shipments ({', '.join(s.shipment_id for s in held)}); name one with --shipment",
+            2,
+        )
+    shipment = held[0]
+    entered, errors = check_codes(
+        tracking,
+        return_tracking,
+        carrier,
+        missing=shipment.missing,
+        current_tracking=shipment.shipment.tracking_code,
+    )
+    if entered is None:
+        _fail(" ".join(errors), 2)
+    try:
+        _journal_call(
+            config,
+            lambda j: j.set_shipment_codes(
+                conn,
+                shipment.shipment_id,
+                time.time(),
+                tracking_code=entered.tracking_code or None,
+                return_tracking_code=entered.return_tracking_code or None,
+                carrier=entered.carrier or None,
+            ),
+        )
+    except (KeyError, IllegalTransition) as error:
+        _fail(str(error).strip("'\""))
+    click.echo(f"order {oid} in {conn}: codes saved for shipment {shipment.shipment_id}")
+    if entered.still_missing:
+        click.echo(f"still missing: {missing_text(entered.still_missing)} (the shipment stays held)")
+    _wake(config, conn)
+
+
 def main() -> None:
     configure_logging("warning", "auto", stream=sys.stderr)
     cli(obj={})

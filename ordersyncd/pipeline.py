@@ -23,6 +23,7 @@ import anyio
 import structlog
 from pydantic import ValidationError
 
+from .alerts.conditions import CODES_MISSING, missing_text
 from .errors import (
     AuthenticationError,
     IllegalTransition,
@@ -429,6 +430,9 @@ class OrderPipeline:
         try:
             _, exchanges = await self._call("on_shipped", order=order.order, shipment=record.shipment)
         except MissingCodes as missing:
+            # Missing-code alert: queued before the shipment is held, so a crash in between leaves the shipment
+            # pending (considered again), never a held shipment without its alert.
+            await self._queue_codes_alert(order.order_id, missing.missing, now)
             await self.journal.set_shipment_state(
                 self.name, record.shipment_id, ShipmentState.HELD, now, missing=missing.missing
             )
@@ -507,6 +511,8 @@ class OrderPipeline:
             for s in await self.journal.shipments(connection=self.name, order_id=order.order_id)
             if s.state is ShipmentState.HELD
         ]
+        if not held_left:
+            await self.journal.resolve_alert(self.name, order.order_id, CODES_MISSING, now)
         if not held_left and order.state is not OrderState.SHIPPED:
             await self.journal.transition(
                 self.name,
@@ -533,3 +539,10 @@ class OrderPipeline:
         if self.metrics:
             self.metrics.orders_shipped.labels(connection=self.name).inc()
         return ShipmentState.SENT
+
+    # ------------------------------------------------------------------ missing-code alerts
+    async def _queue_codes_alert(self, order_id: str, missing: tuple[str, ...], now: float) -> None:
+        """Queue the missing-code e-mail of this order (deduplicated by the journal: one per order)."""
+        await self.journal.queue_alert(
+            self.name, order_id, CODES_MISSING, f"{missing_text(missing)} missing", now
+        )

@@ -20,8 +20,9 @@ import structlog
 import uvicorn
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
+from .alerts import AlertConfig, AlertDispatcher, load_alert_config
 from .config import Config, load_config
-from .errors import ConfigError, IllegalTransition, PluginError
+from .errors import ConfigError, ConfigProblem, IllegalTransition, PluginError
 from .http import client_factory
 from .journal import Journal, OrderState, ShipmentState, open_journal
 from .logs import SecretRedactor, configure_logging
@@ -30,6 +31,7 @@ from .model import Order
 from .plugin_host import InstalledPlugin, PluginSet, build_plugins, discover_plugins
 from .sdnotify import SystemdNotifier
 from .web import create_app
+from .web.settings import WebSettings, load_web_settings
 from .worker import ConnectionWorker
 
 __all__ = ["Daemon", "load_checked"]
@@ -49,9 +51,15 @@ async def load_checked(
     plugins = await build_plugins(
         config, installed if installed is not None else discover_plugins(), client_factory(metrics)
     )
-    if plugins.problems:
-        raise ConfigError(plugins.problems)
+    problems = [*plugins.problems, *_feature_problems(config)]
+    if problems:
+        raise ConfigError(problems)
     return config, plugins
+
+
+def _feature_problems(config: Config) -> list[ConfigProblem]:
+    """Problems of the ``[smtp]``, ``[alerts]`` and ``[web]`` sections (validated by their features)."""
+    return [*load_alert_config(config)[1], *load_web_settings(config)[1]]
 
 
 class _Server(uvicorn.Server):
@@ -97,6 +105,10 @@ class Daemon:
         self._stop = anyio.Event()
         self._connections_started = False
         self._last_cycle = ""
+        #: Missing-code alerts and the pages (``[smtp]``, ``[alerts]``, ``[web]``).
+        self.alert_config: AlertConfig | None = None
+        self.web_settings: WebSettings | None = None
+        self.dispatcher: AlertDispatcher | None = None
 
     # ------------------------------------------------------------------ state for the API and pages
     def readiness(self) -> tuple[bool, str]:
@@ -166,6 +178,7 @@ class Daemon:
         self.journal = open_journal(state_dir, config.daemon.sqlite_synchronous)
         await self.journal.open()
         self.config = config
+        self._apply_features(config)
         sock = self._bind(config.http.listen, config.http.port)
         self.http_port = sock.getsockname()[1]
         (state_dir / "http-port").write_text(f"{self.http_port}\n")
@@ -182,6 +195,8 @@ class Daemon:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._serve, server, sock)
+                if self.dispatcher is not None:
+                    tg.start_soon(self.dispatcher.run)
                 async with anyio.create_task_group() as workers:
                     self._worker_group = workers
                     await self._start_connections(config, plugins)
@@ -409,7 +424,30 @@ class Daemon:
         self.config = config
         if self.redactor is not None:
             self.redactor.update([*config.secrets, self.api_token])
+        self._apply_features(config)
         await self._start_connections(config, plugins)
         self.notifier.ready(self._status_line())
         log.info("configuration reloaded", connections=len(config.connections))
         return True
+
+    # ------------------------------------------------------------------ alerts and pages
+    def _apply_features(self, config: Config) -> None:
+        """Take the (already validated) ``[smtp]``, ``[alerts]`` and ``[web]`` settings of ``config``."""
+        self.alert_config = load_alert_config(config)[0]
+        self.web_settings = load_web_settings(config)[0]
+        if self.alert_config is None or self.journal is None:
+            return
+        if self.dispatcher is None:
+            self.dispatcher = AlertDispatcher(
+                self.journal, self.alert_config, config, base_url=self.public_url, metrics=self.metrics
+            )
+        else:
+            self.dispatcher.update(self.alert_config, config)
+
+    def public_url(self) -> str:
+        """Base URL of the pages as people see it: ``[http] public_url``, else the listener's address."""
+        assert self.config is not None
+        if self.config.http.public_url:
+            return self.config.http.public_url
+        host = self.config.http.listen
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.http_port}"

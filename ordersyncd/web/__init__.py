@@ -1,4 +1,5 @@
-"""The daemon's HTTP listener: ``/metrics``, ``/healthz``, ``/readyz`` and the local JSON API (pages follow)."""
+"""The daemon's HTTP listener: ``/metrics``, ``/healthz``, ``/readyz``, the local JSON API and the admin pages
+(login, orders, order details, Order Shipments; see ``docs/alerts-and-pages.md``)."""
 
 from .app import create_app
 

@@ -1,4 +1,5 @@
-"""One ASGI app serves metrics, health, and the JSON API the CLI talks to.
+"""One ASGI app serves metrics, health, the JSON API the CLI talks to, and the admin pages
+(:mod:`ordersyncd.web.pages`, which need a login).
 
 The API requires the bearer token kept in ``STATE_DIR/api-token`` (created at start, mode 0600); the CLI reads
 it from there. ``/metrics``, ``/healthz`` and ``/readyz`` are open, as Prometheus and systemd expect.
@@ -13,7 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+
+from .pages import page_routes
 
 if TYPE_CHECKING:
     from ..runtime import Daemon
@@ -81,7 +84,7 @@ def create_app(daemon: Daemon) -> Starlette:
         result: dict[str, Any] = await daemon.retry_order(connection, order_id)
         return JSONResponse(result, status_code=200 if result.get("ok") else 409)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
@@ -89,5 +92,6 @@ def create_app(daemon: Daemon) -> Starlette:
         Route("/api/v1/connections/{name}/sync", sync, methods=["POST"]),
         Route("/api/v1/connections/{name}/stock", stock_push, methods=["POST"]),
         Route("/api/v1/orders/{connection}/{order_id}/retry", retry, methods=["POST"]),
+        *page_routes(daemon),
     ]
     return Starlette(routes=routes)
