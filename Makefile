@@ -20,9 +20,9 @@ setup: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# Until the simulator demo lands, the demo runs the real daemon against the test suite's fake plugins.
+# The whole product on the bundled simulators (Zalando, Shopify, idealo, WooCommerce) and a local mail server.
 demo: setup
-	$(PY) demo/fake_demo.py
+	$(PY) demo/demo.py
 
 lint: setup
 	$(VENV)/bin/ruff check ordersyncd plugins tests demo
