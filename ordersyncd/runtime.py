@@ -30,6 +30,7 @@ from .metrics import ORDER_STATES, Metrics
 from .model import Order
 from .plugin_host import InstalledPlugin, PluginSet, build_plugins, discover_plugins
 from .sdnotify import SystemdNotifier
+from .stock import StockCache
 from .web import create_app
 from .web.settings import WebSettings, load_web_settings
 from .worker import ConnectionWorker
@@ -105,6 +106,7 @@ class Daemon:
         self._stop = anyio.Event()
         self._connections_started = False
         self._last_cycle = ""
+        self.stock_cache: StockCache | None = None
         #: Missing-code alerts and the pages (``[smtp]``, ``[alerts]``, ``[web]``).
         self.alert_config: AlertConfig | None = None
         self.web_settings: WebSettings | None = None
@@ -319,12 +321,20 @@ class Daemon:
                 self.metrics,
                 on_order_created=partial(self._order_created, name),
                 store_connections=partial(list, same_store),
+                stock_cache=self._stock_cache(),
             )
             self.workers[name] = worker
             done = anyio.Event()
             self._worker_done[name] = done
             self._worker_group.start_soon(self._run_worker, worker, plugins, done)
         self._connections_started = True
+
+    def _stock_cache(self) -> StockCache:
+        """One stock cache for every connection: stores and marketplace accounts may be shared."""
+        assert self.journal is not None
+        if self.stock_cache is None:
+            self.stock_cache = StockCache(self.journal)
+        return self.stock_cache
 
     async def _order_created(self, source: str, order: Order) -> None:
         """Oversell guard: an order is in the store; push the affected products to every other connection of

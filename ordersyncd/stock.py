@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import anyio
 import structlog
@@ -28,16 +28,38 @@ from .model import Order, StockItemResult, StockItemStatus, StockLevel
 from .pipeline import ConnectionDown, backoff_delay
 from .plugin_host import ConnectionPlugins, iterate
 
-__all__ = ["StockRun", "StockSync", "product_key"]
+__all__ = ["StockCache", "StockRun", "StockSync", "product_key"]
 
 log = structlog.get_logger("ordersyncd.stock")
 
-PAGE = 500
+PAGE = 2000
 
 
 def product_key(sku: str, ean: str) -> str:
     """The journal's key of a product: by EAN when known (what marketplaces match on), else by SKU."""
     return f"ean:{ean}" if ean else f"sku:{sku}"
+
+
+class StockCache:
+    """What the stock jobs remember between runs, shared by every connection of one daemon: the last push
+    record per (marketplace account, product) and the last known quantity per (store, product). Loaded from the
+    journal once, then kept in step with it, so a run over a large catalog touches the journal only for what
+    changed. Memory: one small record per product, never the catalog's levels."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self._records: dict[str, dict[str, StockRecord]] = {}
+        self._store: dict[str, dict[str, int]] = {}
+
+    async def records(self, account: str) -> dict[str, StockRecord]:
+        if account not in self._records:
+            self._records[account] = await self.journal.all_stock_records(account)
+        return self._records[account]
+
+    async def store_quantities(self, store: str) -> dict[str, int]:
+        if store not in self._store:
+            self._store[store] = await self.journal.all_store_quantities(store)
+        return self._store[store]
 
 
 @dataclass
@@ -62,6 +84,7 @@ class StockSync:
         store_connections: Callable[[], Sequence[str]] | None = None,
         clock: Callable[[], float] = time.time,
         page: int = PAGE,
+        cache: StockCache | None = None,
     ) -> None:
         self.journal = journal
         self.plugins = plugins
@@ -77,6 +100,7 @@ class StockSync:
         self.page = page
         self.rng = random.Random()
         self.lock = anyio.Lock()
+        self.cache = cache or StockCache(journal)
         self.last_full: float | None = None
         self._queue: list[tuple[str, StockLevel, StockRecord | None]] = []
 
@@ -131,13 +155,15 @@ class StockSync:
             key = product_key(line.sku, line.ean)
             taken[key] = taken.get(key, 0) + line.quantity
             identity[key] = (line.sku, line.ean)
-        if len(await self.journal.store_quantities(self.store, list(taken))) < len(taken):
+        store_quantities = await self.cache.store_quantities(self.store)
+        if any(key not in store_quantities for key in taken):
             # A product never read from the store: its quantity is unknown here, read the store instead.
             return await self._run(False)
         async with self.lock:
-            known = await self.journal.store_quantities(self.store, list(taken))
+            known = {key: store_quantities[key] for key in taken}
             estimated = {key: max(0, known[key] - units) for key, units in taken.items()}
             await self.journal.set_store_quantities(self.store, estimated, self.clock())
+            store_quantities.update(estimated)
             pending = await self.journal.pending_units(self.store_connections())
             levels = [
                 StockLevel(sku=identity[key][0], ean=identity[key][1], quantity=quantity)
@@ -189,19 +215,40 @@ class StockSync:
         run.read += len(levels)
         keys = [product_key(level.sku, level.ean) for level in levels]
         if not store_known:
-            known = await self.journal.store_quantities(self.store, keys)
+            store_quantities = await self.cache.store_quantities(self.store)
             changed = {
                 k: level.quantity
                 for k, level in zip(keys, levels, strict=True)
-                if known.get(k) != level.quantity
+                if store_quantities.get(k) != level.quantity
             }
-            await self.journal.set_store_quantities(self.store, changed, now)
-        records = await self.journal.stock_records(self.account, keys)
+            if changed:
+                await self.journal.set_store_quantities(self.store, changed, now)
+                store_quantities.update(changed)
+        records = await self.cache.records(self.account)
+        accepted = StockItemStatus.ACCEPTED.value
+        plain = not pending and not self.buffer  # nothing to subtract: the published quantity is the store's
+        queue = self._queue
         for key, level in zip(keys, levels, strict=True):
-            quantity = self._published(level, pending)
+            quantity = level.quantity if plain else self._published(level, pending)
             record = records.get(key)
-            if self._due(record, quantity, full, now):
-                self._queue.append((key, level.model_copy(update={"quantity": quantity}), record))
+            # Fast path for the common case of a large catalog: accepted before, unchanged since.
+            if (
+                not full
+                and record is not None
+                and record.status == accepted
+                and record.accepted_quantity == quantity
+            ):
+                run.unchanged += 1
+            elif self._due(record, quantity, full, now):
+                queue.append(
+                    (
+                        key,
+                        level
+                        if quantity == level.quantity
+                        else level.model_copy(update={"quantity": quantity}),
+                        record,
+                    )
+                )
             else:
                 run.unchanged += 1
         batch = self._batch_size()
@@ -254,6 +301,11 @@ class StockSync:
                 )
             )
         await self.journal.record_stock_results(self.account, self.name, outcomes)
+        records = await self.cache.records(self.account)
+        for (key, _level, previous), outcome in zip(items, outcomes, strict=True):
+            if outcome.accepted_quantity is None and previous is not None:
+                outcome = replace(outcome, accepted_quantity=previous.accepted_quantity)
+            records[key] = outcome
         if self.metrics:
             self.metrics.stock_pushed.labels(connection=self.name).inc(
                 run_count(results, StockItemStatus.ACCEPTED)

@@ -16,7 +16,7 @@ from .metrics import JOBS, Metrics
 from .model import SyncLevel
 from .pipeline import ConnectionDown, OrderPipeline
 from .plugin_host import ConnectionPlugins
-from .stock import StockSync
+from .stock import StockCache, StockSync
 
 __all__ = ["ConnectionWorker", "JobState"]
 
@@ -51,6 +51,7 @@ class ConnectionWorker:
         concurrency: int = 4,
         on_order_created: Callable[..., Awaitable[None]] | None = None,
         store_connections: Callable[[], Sequence[str]] | None = None,
+        stock_cache: StockCache | None = None,
     ) -> None:
         self.plugins = plugins
         self.name = plugins.info.name
@@ -59,7 +60,9 @@ class ConnectionWorker:
         self.pipeline = OrderPipeline(
             journal, plugins, metrics, concurrency=concurrency, on_order_created=on_order_created
         )
-        self.stock = StockSync(journal, plugins, metrics, store_connections=store_connections)
+        self.stock = StockSync(
+            journal, plugins, metrics, store_connections=store_connections, cache=stock_cache
+        )
         self._full_stock_requested = False
         settings = plugins.settings
         names = JOBS if settings.level is SyncLevel.ORDERS_AND_STOCK else ("sync_stock",)

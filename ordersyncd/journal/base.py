@@ -314,9 +314,6 @@ class Journal(ABC):
         """Like :meth:`list_orders`, for a set of connections (``None``: all; empty: none), for the pages."""
 
     # ---------------------------------------------------------------- stock
-    @abstractmethod
-    async def stock_records(self, account: str, products: Sequence[str]) -> dict[str, StockRecord]:
-        """The last push records of these products for a marketplace account."""
 
     @abstractmethod
     async def record_stock_results(
@@ -325,16 +322,20 @@ class Journal(ABC):
         """Store per-item push outcomes (``accepted_quantity`` ``None`` keeps the previous one)."""
 
     @abstractmethod
+    async def all_stock_records(self, account: str) -> dict[str, StockRecord]:
+        """Every push record of a marketplace account (loaded once into the stock job's memory)."""
+
+    @abstractmethod
+    async def all_store_quantities(self, store: str) -> dict[str, int]:
+        """Every store quantity last read or estimated (loaded once into the stock job's memory)."""
+
+    @abstractmethod
     async def stock_problems(self, account: str) -> list[StockRecord]:
         """Items whose last push was not accepted (rejected, failed, pending), for ``stock status``."""
 
     @abstractmethod
     async def stock_summary(self, account: str) -> dict[str, int]:
         """Number of products per last push status."""
-
-    @abstractmethod
-    async def store_quantities(self, store: str, products: Sequence[str]) -> dict[str, int]:
-        """The store quantities last read (or estimated after an import) for these products."""
 
     @abstractmethod
     async def set_store_quantities(self, store: str, quantities: Mapping[str, int], now: float) -> None: ...

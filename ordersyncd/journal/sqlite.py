@@ -932,21 +932,6 @@ class SqliteJournal(Journal):
         return await self._run(q)
 
     # ------------------------------------------------------------------ stock
-    async def stock_records(self, account: str, products: Sequence[str]) -> dict[str, StockRecord]:
-        def q(db: sqlite3.Connection) -> dict[str, StockRecord]:
-            found: dict[str, StockRecord] = {}
-            for start in range(0, len(products), 500):
-                chunk = list(products[start : start + 500])
-                marks = ",".join("?" for _ in chunk)
-                rows = db.execute(
-                    f"SELECT * FROM stock_pushes WHERE account = ? AND product IN ({marks})",
-                    [account, *chunk],
-                )
-                for row in rows:
-                    found[row["product"]] = _stock(row)
-            return found
-
-        return await self._run(q)
 
     async def record_stock_results(
         self, account: str, connection: str, results: Sequence[StockRecord]
@@ -982,6 +967,22 @@ class SqliteJournal(Journal):
 
         await self._run(q)
 
+    async def all_stock_records(self, account: str) -> dict[str, StockRecord]:
+        def q(db: sqlite3.Connection) -> dict[str, StockRecord]:
+            return {
+                r["product"]: _stock(r)
+                for r in db.execute("SELECT * FROM stock_pushes WHERE account = ?", (account,))
+            }
+
+        return await self._run(q)
+
+    async def all_store_quantities(self, store: str) -> dict[str, int]:
+        def q(db: sqlite3.Connection) -> dict[str, int]:
+            rows = db.execute("SELECT product, quantity FROM store_stock WHERE store = ?", (store,))
+            return {r[0]: int(r[1]) for r in rows}
+
+        return await self._run(q)
+
     async def stock_problems(self, account: str) -> list[StockRecord]:
         def q(db: sqlite3.Connection) -> list[StockRecord]:
             rows = db.execute(
@@ -998,21 +999,6 @@ class SqliteJournal(Journal):
                 "SELECT status, COUNT(*) FROM stock_pushes WHERE account = ? GROUP BY status", (account,)
             )
             return {r[0]: int(r[1]) for r in rows}
-
-        return await self._run(q)
-
-    async def store_quantities(self, store: str, products: Sequence[str]) -> dict[str, int]:
-        def q(db: sqlite3.Connection) -> dict[str, int]:
-            found: dict[str, int] = {}
-            for start in range(0, len(products), 500):
-                chunk = list(products[start : start + 500])
-                marks = ",".join("?" for _ in chunk)
-                for row in db.execute(
-                    f"SELECT product, quantity FROM store_stock WHERE store = ? AND product IN ({marks})",
-                    [store, *chunk],
-                ):
-                    found[row[0]] = int(row[1])
-            return found
 
         return await self._run(q)
 
