@@ -18,6 +18,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -90,6 +92,8 @@ __all__ = [
     "is_loopback_url",
     "problems_from_validation_error",
     "require_https",
+    "retry_after_seconds",
+    "string_table_problems",
 ]
 
 
@@ -171,21 +175,49 @@ def problems_from_validation_error(error: ValidationError, prefix: str = "") -> 
     return problems
 
 
-def classify_http_error(response: httpx.Response, system: str) -> PluginError:
+def retry_after_seconds(response: httpx.Response, default: float = 1.0) -> float:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date (RFC 9110); ``default`` when
+    the header is absent or unreadable; never negative."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def string_table_problems(options: Mapping[str, Any], key: str) -> list[ConfigProblem]:
+    """For ``validate_connection``: a problem when ``options[key]`` is present but not a table of strings (such
+    as a ``carrier_map``)."""
+    table = options.get(key)
+    if table is None:
+        return []
+    if not isinstance(table, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+    ):
+        return [ConfigProblem(path=f"options.{key}", message="must be a table of strings")]
+    return []
+
+
+def classify_http_error(response: httpx.Response, system: str, detail: str = "") -> PluginError:
     """A reasonable default classification of an unsuccessful HTTP response.
 
     429 → :class:`RateLimited` (Retry-After honoured, 1 s when absent); 401/403 → :class:`AuthenticationError`;
-    408 and 5xx → :class:`TransientError`; other 4xx → :class:`PermanentOrderError`.
+    408 and 5xx → :class:`TransientError`; other 4xx → :class:`PermanentOrderError`. ``detail`` (the remote's
+    reason, never request data) is appended to the message.
     """
     status = response.status_code
-    where = f"{system}: {response.request.method} {response.request.url.path} -> HTTP {status}"
+    where = f"{system}: {response.request.method} {response.request.url.path} -> HTTP {status}{detail}"
     if status == 429:
-        retry_after = response.headers.get("Retry-After", "1")
-        try:
-            delay = float(retry_after)
-        except ValueError:
-            delay = 1.0
-        return RateLimited(where, retry_after=delay)
+        return RateLimited(where, retry_after=retry_after_seconds(response))
     if status in (401, 403):
         return AuthenticationError(where)
     if status == 408 or status >= 500:

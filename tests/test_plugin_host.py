@@ -141,3 +141,34 @@ level = "stock_only"
         "the problem names the drop-in that set the key"
     )
     assert "connections.fine.level" not in problems
+
+
+def test_retry_after_seconds_reads_seconds_and_http_dates():
+    from email.utils import format_datetime
+
+    import httpx
+
+    from ordersyncd.plugin import retry_after_seconds
+
+    request = httpx.Request("GET", "https://example.org/x")
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "7"}, request=request)) == 7.0
+    assert retry_after_seconds(httpx.Response(429, request=request)) == 1.0
+    assert (
+        retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"}, request=request), 3.0) == 3.0
+    )
+    from datetime import UTC, datetime, timedelta
+
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    wait = retry_after_seconds(httpx.Response(429, headers={"Retry-After": later}, request=request))
+    assert 100 < wait <= 120
+    past = format_datetime(datetime.now(UTC) - timedelta(seconds=60), usegmt=True)
+    assert retry_after_seconds(httpx.Response(503, headers={"Retry-After": past}, request=request)) == 0.0
+
+
+def test_string_table_problems():
+    from ordersyncd.plugin import string_table_problems
+
+    assert string_table_problems({}, "carrier_map") == []
+    assert string_table_problems({"carrier_map": {"DHL": "DHL"}}, "carrier_map") == []
+    (problem,) = string_table_problems({"carrier_map": {"DHL": 1}}, "carrier_map")
+    assert (problem.path, problem.message) == ("options.carrier_map", "must be a table of strings")

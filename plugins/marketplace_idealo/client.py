@@ -15,11 +15,12 @@ import structlog
 
 from ordersyncd.plugin import (
     AuthenticationError,
-    PermanentOrderError,
     PluginError,
     RateLimited,
     Secret,
     TransientError,
+    classify_http_error,
+    retry_after_seconds,
 )
 
 __all__ = ["IdealoClient", "TokenCache", "classify", "error_reason", "token_cache"]
@@ -230,7 +231,7 @@ class IdealoClient:
         return self.decode(await self.request(method, path, **kwargs))
 
     async def _wait_rate_limit(self, response: httpx.Response, waited: float) -> float:
-        delay = _retry_after(response)
+        delay = retry_after_seconds(response)
         if waited + delay > self._max_wait:
             raise RateLimited(
                 f"{self.system}: {response.request.method} {response.request.url.path} throttled (HTTP 429)",
@@ -255,22 +256,7 @@ class IdealoClient:
 
 def classify(response: httpx.Response, system: str) -> PluginError:
     """The classified error for an unsuccessful response, with the reason idealo gave."""
-    status = response.status_code
-    where = (
-        f"{system}: {response.request.method} {response.request.url.path} -> HTTP {status}{_detail(response)}"
-    )
-    if status in (401, 403):
-        return AuthenticationError(where)
-    if status == 408 or status >= 500:
-        return TransientError(where)
-    return PermanentOrderError(where)
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "1")))
-    except ValueError:
-        return 1.0
+    return classify_http_error(response, system, detail=_detail(response))
 
 
 def error_reason(response: httpx.Response) -> str:

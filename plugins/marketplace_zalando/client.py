@@ -14,11 +14,12 @@ import structlog
 
 from ordersyncd.plugin import (
     AuthenticationError,
-    PermanentOrderError,
     PluginError,
     RateLimited,
     Secret,
     TransientError,
+    classify_http_error,
+    retry_after_seconds,
 )
 
 __all__ = ["JSONAPI", "TokenCache", "ZDirectClient", "token_cache"]
@@ -224,7 +225,7 @@ class ZDirectClient:
         return self._json(response, response.request.headers.get("X-Flow-Id", ""))
 
     async def _wait_rate_limit(self, response: httpx.Response, waited: float) -> float:
-        delay = _retry_after(response)
+        delay = retry_after_seconds(response)
         if waited + delay > self._max_wait:
             raise RateLimited(
                 f"{SYSTEM}: {response.request.method} {response.request.url.path} throttled (HTTP 429, "
@@ -247,23 +248,7 @@ class ZDirectClient:
 
     @staticmethod
     def _classify(response: httpx.Response, flow_id: str) -> PluginError:
-        status = response.status_code
-        where = (
-            f"{SYSTEM}: {response.request.method} {response.request.url.path} -> HTTP {status}"
-            f"{_detail(response)} (flow id {flow_id})"
-        )
-        if status in (401, 403):
-            return AuthenticationError(where)
-        if status == 408 or status >= 500:
-            return TransientError(where)
-        return PermanentOrderError(where)
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "1")))
-    except ValueError:
-        return 1.0
+        return classify_http_error(response, SYSTEM, detail=f"{_detail(response)} (flow id {flow_id})")
 
 
 def _detail(response: httpx.Response) -> str:

@@ -24,6 +24,7 @@ from ordersyncd.plugin import (
     StorePlugin,
     TransientError,
     hookimpl,
+    string_table_problems,
 )
 
 from . import documents as docs
@@ -80,14 +81,7 @@ class ShopifyStore(StorePlugin[ShopifySettings]):
 
     @hookimpl
     def validate_connection(self, connection: ConnectionInfo) -> list[ConfigProblem]:
-        table = connection.options.get("carrier_map")
-        if table is None:
-            return []
-        if not isinstance(table, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
-        ):
-            return [ConfigProblem(path="options.carrier_map", message="must be a table of strings")]
-        return []
+        return string_table_problems(connection.options, "carrier_map")
 
     @hookimpl
     async def startup(self) -> None:

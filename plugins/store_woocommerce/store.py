@@ -21,6 +21,7 @@ from ordersyncd.plugin import (
     StorePlugin,
     TransientError,
     hookimpl,
+    string_table_problems,
 )
 
 from .attempts import AttemptLog
@@ -92,14 +93,7 @@ class WooCommerceStore(StorePlugin[WooCommerceSettings]):
 
     @hookimpl
     def validate_connection(self, connection: ConnectionInfo) -> list[ConfigProblem]:
-        table = connection.options.get("carrier_map")
-        if table is None:
-            return []
-        if not isinstance(table, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
-        ):
-            return [ConfigProblem(path="options.carrier_map", message="must be a table of strings")]
-        return []
+        return string_table_problems(connection.options, "carrier_map")
 
     def _auth(self) -> RequestAuth:
         settings = self.settings
