@@ -37,6 +37,11 @@ class NotifySocket:
     def count(self, fragment: str) -> int:
         return sum(fragment in m for m in self.drain())
 
+    def forget(self) -> None:
+        """Drop everything received so far, including datagrams still waiting in the socket."""
+        self.drain()
+        self.messages.clear()
+
     def close(self) -> None:
         self.sock.close()
 
@@ -94,8 +99,7 @@ def test_daemon_life_cycle_under_systemd(fake_backend: FakeBackend, tmp_path: Pa
         # SIGHUP with an invalid configuration: refused, the old one keeps running.
         good = config.read_text()
         config.write_text(good + "\n[connections.fake.bogus]\nx = 1\n")
-        notify.drain()
-        notify.messages.clear()
+        notify.forget()
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: "reload refused" in daemon.output(), what="reload refused")
         assert notify.seen("RELOADING=1") and notify.seen("MONOTONIC_USEC=")
@@ -103,7 +107,7 @@ def test_daemon_life_cycle_under_systemd(fake_backend: FakeBackend, tmp_path: Pa
         assert httpx.get(daemon.url("/readyz")).status_code == 200
         # SIGHUP with a valid new configuration: swapped in (a second connection appears).
         config.write_text(good + '\n[connections.second]\nmarketplace = "fakem"\nstore = "fakes"\n')
-        notify.messages.clear()
+        notify.forget()
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: "configuration reloaded" in daemon.output(), what="reload")
         wait_for(lambda: notify.seen("READY=1"), what="READY after reload")
@@ -117,7 +121,7 @@ def test_daemon_life_cycle_under_systemd(fake_backend: FakeBackend, tmp_path: Pa
         wedge.touch()
         run_cli(config, "sync", "fake")
         time.sleep(1.5)
-        notify.messages.clear()
+        notify.forget()
         time.sleep(3)
         assert notify.count("WATCHDOG=1") == 0, "watchdog fed while the scheduler was wedged"
         wedge.unlink()
