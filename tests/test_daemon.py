@@ -119,8 +119,16 @@ def test_daemon_life_cycle_under_systemd(fake_backend: FakeBackend, tmp_path: Pa
 
         # A wedged worker (a plugin blocking the event loop) stops the watchdog pings.
         wedge.touch()
-        run_cli(config, "sync", "fake")
-        time.sleep(1.5)
+
+        def unresponsive() -> bool:
+            try:
+                httpx.get(daemon.url("/healthz"), timeout=0.5)
+            except httpx.TimeoutException:
+                return True
+            return False
+
+        # The next order poll (every second) runs into the blocking plugin: wait until the loop is stuck.
+        wait_for(unresponsive, timeout=15, what="the daemon's event loop to wedge")
         notify.forget()
         time.sleep(3)
         assert notify.count("WATCHDOG=1") == 0, "watchdog fed while the scheduler was wedged"
