@@ -25,11 +25,12 @@ demo: setup
 	$(PY) demo/demo.py
 
 lint: setup
-	$(VENV)/bin/ruff check ordersyncd plugins tests demo
-	$(VENV)/bin/ruff format --check ordersyncd plugins tests demo
+	$(VENV)/bin/ruff check ordersyncd plugins tests demo bench
+	$(VENV)/bin/ruff format --check ordersyncd plugins tests demo bench
 
 typecheck: setup
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict bench
 
 unit: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
