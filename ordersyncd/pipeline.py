@@ -205,30 +205,45 @@ class OrderPipeline:
         )
 
     # ------------------------------------------------------------------ advance orders
-    async def advance_orders(self, limit: int = 500) -> list[StepOutcome]:
-        """Take every due order one step further (map → create → acknowledge), several orders at a time."""
-        due = await self.journal.due_orders(
-            self.name, (OrderState.RECEIVED, OrderState.CREATED), self._now(), limit
-        )
+    async def advance_orders(self, limit: int = 500, max_batches: int = 20) -> list[StepOutcome]:
+        """Take every due order as far as it can go (map → create → acknowledge), ``concurrency`` orders at a
+        time, batch after batch while batches come back full (so a backlog does not wait for the next run)."""
         outcomes: list[StepOutcome] = []
+        for _ in range(max_batches):
+            due = await self.journal.due_orders(
+                self.name, (OrderState.RECEIVED, OrderState.CREATED), self._now(), limit
+            )
+
+            async def step(record: OrderRecord) -> None:
+                outcomes.append(await self.advance(record))
+
+            await self._in_parallel([[record] for record in due], step)
+            if len(due) < limit or self.stopping:
+                break
+        return outcomes
+
+    async def _in_parallel(self, groups: list[list[Any]], step: Callable[[Any], Awaitable[None]]) -> None:
+        """Run ``step`` over the items, ``concurrency`` groups at a time and the items of one group in order (e.g.
+        the shipments of one order). A :class:`ConnectionDown` stops what has not started and is re-raised."""
         halted: list[ConnectionDown] = []
         limiter = anyio.CapacityLimiter(self.concurrency)
 
-        async def run(record: OrderRecord) -> None:
+        async def run(group: list[Any]) -> None:
             async with limiter:
-                if halted or self.stopping:
-                    return
-                try:
-                    outcomes.append(await self.advance(record))
-                except ConnectionDown as down:
-                    halted.append(down)
+                for item in group:
+                    if halted or self.stopping:
+                        return
+                    try:
+                        await step(item)
+                    except ConnectionDown as down:
+                        halted.append(down)
+                        return
 
         async with anyio.create_task_group() as tg:
-            for record in due:
-                tg.start_soon(run, record)
+            for group in groups:
+                tg.start_soon(run, group)
         if halted:
             raise halted[0]
-        return outcomes
 
     async def advance(self, record: OrderRecord) -> StepOutcome:
         """Move one order as far as it can go now."""
@@ -412,9 +427,25 @@ class OrderPipeline:
         await self.advance_shipments()
         return changed
 
-    async def advance_shipments(self, limit: int = 200) -> None:
-        for record in await self.journal.due_shipments(self.name, self._now(), limit):
-            await self.report_shipment(record)
+    async def advance_shipments(self, limit: int = 500, max_batches: int = 20) -> None:
+        """Report every due shipment: the shipments of one order one after the other, ``concurrency`` orders at a
+        time, batch after batch while batches come back full."""
+        for _ in range(max_batches):
+            due = await self.journal.due_shipments(self.name, self._now(), limit)
+            by_order: dict[str, list[ShipmentRecord]] = {}
+            for record in due:
+                by_order.setdefault(record.order_id, []).append(record)
+
+            moved: list[ShipmentState] = []
+
+            async def step(record: ShipmentRecord, moved: list[ShipmentState] = moved) -> None:
+                if (state := await self.report_shipment(record)) is not None:
+                    moved.append(state)
+
+            await self._in_parallel(list(by_order.values()), step)
+            # Shipments waiting for their order's acknowledgement stay due: stop when a batch moved nothing.
+            if len(due) < limit or not moved or self.stopping:
+                break
 
     async def report_shipment(self, record: ShipmentRecord) -> ShipmentState | None:
         """Report one shipment to the marketplace, or hold it when a mandatory code is missing."""

@@ -48,7 +48,7 @@ class ConnectionWorker:
         journal: Journal,
         metrics: Metrics | None = None,
         *,
-        concurrency: int = 4,
+        concurrency: int | None = None,
         on_order_created: Callable[..., Awaitable[None]] | None = None,
         store_connections: Callable[[], Sequence[str]] | None = None,
         stock_cache: StockCache | None = None,
@@ -58,7 +58,11 @@ class ConnectionWorker:
         self.journal = journal
         self.metrics = metrics
         self.pipeline = OrderPipeline(
-            journal, plugins, metrics, concurrency=concurrency, on_order_created=on_order_created
+            journal,
+            plugins,
+            metrics,
+            concurrency=concurrency or plugins.settings.concurrency,
+            on_order_created=on_order_created,
         )
         self.stock = StockSync(
             journal, plugins, metrics, store_connections=store_connections, cache=stock_cache

@@ -189,6 +189,7 @@ class ConnectionConfig(BaseModel):
     reconcile_window: Duration = 3 * 86_400.0
     backoff_initial: _PositiveDuration = 5.0
     backoff_max: _PositiveDuration = 1800.0
+    concurrency: Annotated[int, Field(ge=1, le=256, strict=True)] = 16
     stock_buffer: Annotated[int, Field(ge=0, strict=True)] = 0
     full_stock_push: _Interval = 86_400.0
     intervals: Intervals = Field(default_factory=Intervals)
