@@ -125,8 +125,30 @@ def discover_plugins() -> dict[str, InstalledPlugin]:
     return found
 
 
+_IMPL_OPTS: dict[tuple[type, str], Any] = {}
+_SPEC_OPTS: dict[tuple[Any, str], Any] = {}
+
+
+class _Manager(pluggy.PluginManager):
+    """A PluginManager that inspects each plugin *class* once. Hook markers live on the class's methods, so what
+    pluggy finds for one instance holds for every instance; a daemon with thousands of connections registers
+    thousands of instances of a few classes (pluggy's own inspection costs milliseconds per instance)."""
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
+        key = (type(plugin), name)
+        if key not in _IMPL_OPTS:
+            _IMPL_OPTS[key] = super().parse_hookimpl_opts(plugin, name)
+        return _IMPL_OPTS[key]
+
+    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
+        key = (module_or_class, name)
+        if key not in _SPEC_OPTS:
+            _SPEC_OPTS[key] = super().parse_hookspec_opts(module_or_class, name)
+        return _SPEC_OPTS[key]
+
+
 def _manager(*instances: tuple[str, PluginBase[Any]]) -> pluggy.PluginManager:
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm = _Manager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     for name, instance in instances:
         pm.register(instance, name=name)
@@ -173,10 +195,13 @@ class PluginSet:
     instances: dict[tuple[str, str], PluginBase[Any]] = field(default_factory=dict)
     connections: dict[str, ConnectionPlugins] = field(default_factory=dict)
     problems: list[ConfigProblem] = field(default_factory=list)
+    managers: dict[tuple[str, str], pluggy.PluginManager] = field(default_factory=dict)
 
     def single(self, kind: str, name: str) -> pluggy.PluginManager:
-        """A manager holding one block's instance, for hooks that concern the block alone."""
-        return _manager((f"{kind}:{name}", self.instances[(kind, name)]))
+        """The manager holding one block's instance, for hooks that concern the block alone."""
+        if (kind, name) not in self.managers:
+            self.managers[(kind, name)] = _manager((f"{kind}:{name}", self.instances[(kind, name)]))
+        return self.managers[(kind, name)]
 
     async def call_block(self, kind: str, name: str, hook: str, **kwargs: Any) -> Any:
         caller = getattr(self.single(kind, name).hook, hook)
@@ -253,6 +278,7 @@ async def build_plugins(
             )
             continue
         result.instances[(block.kind, block.name)] = instance
+        result.managers[(block.kind, block.name)] = manager
         problems = await await_maybe(manager.hook.validate_config()) or []
         if problems:
             invalid.add((block.kind, block.name))
@@ -287,11 +313,11 @@ async def build_plugins(
         pm = _manager((f"marketplace:{conn.marketplace}", market), (f"store:{conn.store}", store))
         plugins = ConnectionPlugins(info=info, settings=conn, marketplace=market, store=store, pm=pm)
         where = f"connections.{conn.name}"
-        for kind, instance, required in (
-            ("marketplace", market, REQUIRED_HOOKS[conn.level]["marketplace"]),
-            ("store", store, REQUIRED_HOOKS[conn.level]["store"]),
+        for kind, block_name, required in (
+            ("marketplace", conn.marketplace, REQUIRED_HOOKS[conn.level]["marketplace"]),
+            ("store", conn.store, REQUIRED_HOOKS[conn.level]["store"]),
         ):
-            single = _manager((kind, instance))
+            single = result.single(kind, block_name)
             missing = sorted(h for h in required if not getattr(single.hook, h).get_hookimpls())
             if missing:
                 result.problems.append(
@@ -302,7 +328,7 @@ async def build_plugins(
                         str(config.origin(where)),
                     )
                 )
-            if (kind, conn.marketplace if kind == "marketplace" else conn.store) in invalid:
+            if (kind, block_name) in invalid:
                 continue  # its block is invalid: settings are not usable, the block's problems say why
             if single.hook.validate_connection.get_hookimpls():
                 for problem in await await_maybe(single.hook.validate_connection(connection=info)) or []:

@@ -56,13 +56,26 @@ class OriginMap:
     def __init__(self, main_file: Path) -> None:
         self.main_file = main_file
         self._origins: dict[tuple[str, ...], Path] = {}
+        #: Keys of at least two parts, by their first two (a block such as stores.NAME): kept in step with
+        #: _origins so that thousands of blocks do not make loading quadratic.
+        self._by_block: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+
+    def _add(self, path: tuple[str, ...]) -> None:
+        if len(path) >= 2:
+            self._by_block.setdefault(path[:2], set()).add(path)
+
+    def _drop(self, path: tuple[str, ...]) -> None:
+        if len(path) >= 2:
+            self._by_block.get(path[:2], set()).discard(path)
 
     def set(self, path: tuple[str, ...], file: Path) -> None:
         """Record that ``file`` set the value at ``path``."""
+        self._add(path)
         self._origins[path] = file
 
     def set_default(self, path: tuple[str, ...], file: Path) -> None:
         """Record ``file`` for ``path`` unless an origin is already known (tables: the first definer)."""
+        self._add(path)
         self._origins.setdefault(path, file)
 
     def forget_below(self, path: tuple[str, ...]) -> None:
@@ -70,11 +83,14 @@ class OriginMap:
         depth = len(path)
         for key in [k for k in self._origins if len(k) > depth and k[:depth] == path]:
             del self._origins[key]
+            self._drop(key)
 
     def move(self, source: tuple[str, ...], target: tuple[str, ...]) -> None:
         """Give ``target`` the origin of ``source`` and forget ``source``."""
         if source in self._origins:
             self._origins[target] = self._origins.pop(source)
+            self._drop(source)
+            self._add(target)
 
     def lookup(self, path: Iterable[str | int]) -> Path:
         """The file responsible for ``path`` (nearest known enclosing key, else the main file)."""
@@ -90,12 +106,16 @@ class OriginMap:
         return self.main_file
 
     def below(self, prefix: tuple[str, ...]) -> dict[str, Path]:
-        """Origins strictly inside ``prefix``, keyed by their dotted path relative to it."""
+        """Origins strictly inside ``prefix``, keyed by their dotted path relative to it.
+
+        Indexed by the first two keys (a block such as ``stores.NAME``), so that thousands of blocks do not make
+        loading quadratic."""
         depth = len(prefix)
+        candidates = sorted(self._by_block.get(prefix[:2], ())) if depth >= 2 else list(self._origins)
         return {
-            format_key_path(key[depth:]): file
-            for key, file in self._origins.items()
-            if len(key) > depth and key[:depth] == prefix
+            format_key_path(key[depth:]): self._origins[key]
+            for key in candidates
+            if len(key) > depth and key[:depth] == prefix and key in self._origins
         }
 
     def snapshot(self) -> Mapping[tuple[str, ...], Path]:
