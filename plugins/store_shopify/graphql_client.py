@@ -65,7 +65,7 @@ class GraphQLClient:
         throttled = 0
         refused = False
         while True:
-            await self.bucket.reserve(self.bucket.estimate(operation, cost))
+            reserved = await self.bucket.reserve(self.bucket.estimate(operation, cost))
             try:
                 body = await self._post(operation, document, variables)
             except _Unauthorized:
@@ -75,7 +75,7 @@ class GraphQLClient:
                     continue
                 raise AuthenticationError(f"{SYSTEM}: access token refused ({operation})") from None
             finally:
-                self.bucket.request_done()
+                self.bucket.request_done(reserved)
             extensions = body.get("extensions")
             cost_info = extensions.get("cost") if isinstance(extensions, Mapping) else None
             self.bucket.update(operation, cost_info)

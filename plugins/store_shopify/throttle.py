@@ -33,6 +33,9 @@ class CostBucket:
         self.last_cost: dict[str, float] = {}
         #: Seconds spent waiting for the bucket (for tests and debugging).
         self.waited = 0.0
+        #: Points reserved by requests still in flight: Shopify's ``currentlyAvailable`` does not include
+        #: them yet, so an answer must not hand them out again.
+        self.in_flight = 0.0
 
     @property
     def known(self) -> bool:
@@ -50,12 +53,13 @@ class CostBucket:
         """The cost to reserve for ``operation``: what it cost last time, else ``default``."""
         return self.last_cost.get(operation, default)
 
-    async def reserve(self, cost: float) -> None:
-        """Wait until ``cost`` points are available in the model, then take them."""
+    async def reserve(self, cost: float) -> float:
+        """Wait until ``cost`` points are available in the model, then take them; returns what was reserved
+        (to hand back to :meth:`request_done`)."""
         while not self._known:
             if self._probe is None:
                 self._probe = anyio.Event()  # this request goes alone and learns the bucket's state
-                return
+                return 0.0
             await self._probe.wait()
         async with self._lock:
             cost = min(cost, self.maximum) if self.maximum else cost
@@ -68,9 +72,13 @@ class CostBucket:
                 await anyio.sleep(delay)
             self._available = self.available() - cost
             self._stamp = self._clock()
+            self.in_flight += cost
+            return cost
 
-    def request_done(self) -> None:
-        """Called after every request: wakes requests waiting for the first answer (probe)."""
+    def request_done(self, reserved: float = 0.0) -> None:
+        """Called after every request (before :meth:`update`) with what :meth:`reserve` returned; wakes requests
+        waiting for the first answer (probe)."""
+        self.in_flight = max(0.0, self.in_flight - reserved)
         if self._probe is not None:
             probe, self._probe = self._probe, None
             probe.set()
@@ -92,7 +100,7 @@ class CostBucket:
         except (KeyError, TypeError, ValueError):
             return
         self.maximum, self.restore_rate = maximum, rate
-        self._available = min(maximum, current)
+        self._available = min(maximum, current) - self.in_flight
         self._stamp = self._clock()
         self._known = True
 

@@ -9,6 +9,8 @@ import pytest
 
 from ordersyncd.plugin import ConnectionInfo, RateLimited
 from ordersyncd_plugins.store_shopify.simulator import ShopifySimulator
+from ordersyncd_plugins.store_shopify.throttle import CostBucket
+from ordersyncd_plugins.store_shopify.throttle import CostBucket
 
 from .conftest import StoreFactory, make_order
 
@@ -68,3 +70,23 @@ async def test_persistent_throttling_surfaces_as_rate_limited(
         await store.create_order(connection, make_order())
     assert 0 < caught.value.retry_after <= 1.0
     assert sim.orders() == []
+
+
+async def test_an_answer_does_not_hand_out_points_reserved_by_requests_in_flight() -> None:
+    """Shopify's currentlyAvailable does not yet include requests still in flight; the model must keep them."""
+    now = [0.0]
+    bucket = CostBucket(clock=lambda: now[0])
+    bucket.update(
+        "Q", {"throttleStatus": {"maximumAvailable": 100, "currentlyAvailable": 100, "restoreRate": 10}}
+    )
+    first = await bucket.reserve(40)
+    second = await bucket.reserve(40)
+    assert (first, second, bucket.in_flight) == (40, 40, 80)
+    # The first answer comes back: the server charged it (60 left) but has not seen the second request yet.
+    bucket.request_done(first)
+    bucket.update(
+        "Q", {"throttleStatus": {"maximumAvailable": 100, "currentlyAvailable": 60, "restoreRate": 10}}
+    )
+    assert bucket.available() == 20  # 60 at the server minus the 40 still in flight, not 60
+    bucket.request_done(second)
+    assert bucket.in_flight == 0
