@@ -10,7 +10,6 @@ import pytest
 from ordersyncd.plugin import ConnectionInfo, RateLimited
 from ordersyncd_plugins.store_shopify.simulator import ShopifySimulator
 from ordersyncd_plugins.store_shopify.throttle import CostBucket
-from ordersyncd_plugins.store_shopify.throttle import CostBucket
 
 from .conftest import StoreFactory, make_order
 
