@@ -107,6 +107,8 @@ class ZDirectClient:
         self.sleep = sleep
         self.clock = clock
         self._cache = cache
+        #: Until when (clock) every request of this account waits after a 429 (one quota, shared).
+        self._paused_until = 0.0
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -180,6 +182,12 @@ class ZDirectClient:
         waited = 0.0
         renewed = False
         while True:
+            pause = self._paused_until - self.clock()
+            if pause > 0:
+                # Another request of this account was told to slow down: wait with it instead of provoking
+                # another 429 (they all share one quota).
+                await self.sleep(pause)
+                waited += pause
             token = await self.token()
             flow_id = str(uuid.uuid4())
             headers = {"Authorization": f"Bearer {token}", "X-Flow-Id": flow_id, "Accept": accept}
@@ -233,6 +241,7 @@ class ZDirectClient:
                 retry_after=delay,
             )
         log.info("zalando rate limited", path=response.request.url.path, retry_after=delay)
+        self._paused_until = max(self._paused_until, self.clock() + delay)
         await self.sleep(delay)
         return waited + max(delay, 0.001)
 
