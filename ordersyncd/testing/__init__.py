@@ -11,12 +11,15 @@ tools as the built-in plugins:
 - :class:`TokenBucket` / :class:`FixedWindowLimiter` — rate-limit emulation for simulators (429 + Retry-After).
 - :class:`RequestRecorder` — ASGI middleware keeping every request and response (method, path, query, body,
   status) for assertions.
+- :func:`asgi_context`, :func:`sample_order`, :func:`sample_address` — a plugin context wired to a simulator
+  in-process, and sample orders a store plugin can be fed.
 """
 
 from .asgi import ServedApp, asgi_client, serve_asgi
 from .faults import FaultInjector, Faults
 from .ratelimit import FixedWindowLimiter, TokenBucket
 from .recorder import RecordedExchange, RequestRecorder
+from .samples import asgi_context, sample_address, sample_order
 
 __all__ = [
     "FaultInjector",
@@ -27,5 +30,8 @@ __all__ = [
     "ServedApp",
     "TokenBucket",
     "asgi_client",
+    "asgi_context",
+    "sample_address",
+    "sample_order",
     "serve_asgi",
 ]

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from ordersyncd.plugin import (
-    Address,
     ConnectionInfo,
-    Customer,
-    Money,
-    Order,
-    OrderLine,
-    Payment,
     PluginContext,
 )
+from ordersyncd.testing import asgi_context, sample_address, sample_order
 from ordersyncd_plugins.store_woocommerce import WooCommerceStore
 from ordersyncd_plugins.store_woocommerce.simulator import WooCommerceSimulator, create_app
 
@@ -44,10 +36,7 @@ def sim() -> WooCommerceSimulator:
 
 
 def context_for(app: Any, tmp_path: Path) -> PluginContext:
-    def factory(system: str, **kwargs: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), **kwargs)
-
-    return PluginContext(name="shop", kind="store", state_dir=tmp_path, http_client_factory=factory)
+    return asgi_context(app, tmp_path, name="shop", kind="store")
 
 
 def base_config(**overrides: Any) -> dict[str, Any]:
@@ -94,57 +83,8 @@ def connection() -> ConnectionInfo:
     return ConnectionInfo(name="zalando-shop", account="zalando-de", store="shop")
 
 
-def address(country: str = "DE", **overrides: Any) -> Address:
-    values: dict[str, Any] = {
-        "first_name": "Erika",
-        "last_name": "Mustermann",
-        "street": "Heidestraße",
-        "house_number": "17",
-        "postal_code": "51147",
-        "city": "Köln",
-        "country_code": country,
-    }
-    values.update(overrides)
-    return Address(**values)
-
-
-def make_order(
-    order_id: str = "10401234567",
-    lines: Sequence[tuple[str, int, str]] = (("SKU-1", 1, "49.95"),),
-    *,
-    tax_rate: Decimal | None = None,
-    country: str = "DE",
-    update_store_inventory: bool = True,
-    marketplace: str = "zalando",
-    ean: bool = False,
-    created_at: datetime | None = None,
-) -> Order:
-    """An order with ``(sku or ean, quantity, unit price)`` lines, line ids L1, L2, …"""
-    order_lines = tuple(
-        OrderLine(
-            line_id=f"L{i + 1}",
-            **({"ean": ident} if ean else {"sku": ident}),
-            title=f"Product {ident}",
-            quantity=qty,
-            unit_price=Money(amount=Decimal(price), currency="EUR"),
-            tax_rate=tax_rate,
-        )
-        for i, (ident, qty, price) in enumerate(lines)
-    )
-    return Order(
-        marketplace=marketplace,
-        order_id=order_id,
-        number=f"N-{order_id}",
-        order_type="FBR",
-        created_at=created_at or datetime.now(UTC),
-        customer=Customer(email="buyer@example.org", phone="+49 221 1234567"),
-        billing_address=address(country),
-        shipping_address=address(country),
-        lines=order_lines,
-        shipping_cost=Money(amount=Decimal("4.95"), currency="EUR"),
-        payment=Payment(method="invoice", transaction_id="PAY-42"),
-        update_store_inventory=update_store_inventory,
-    )
+address = sample_address
+make_order = sample_order
 
 
 def meta(node: dict[str, Any]) -> dict[str, Any]:
