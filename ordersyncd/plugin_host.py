@@ -336,4 +336,47 @@ async def build_plugins(
                         ConfigProblem(f"{where}.{problem.path}", problem.message, str(config.origin(where)))
                     )
         result.connections[conn.name] = plugins
+    result.problems.extend(_shared_account_problems(config))
     return result
+
+
+def _shared_account_problems(config: Config) -> list[ConfigProblem]:
+    """Two active connections of one marketplace account must not both import the same orders (each would create
+    every order in its store: the order key includes the connection) nor push stock from different stores (the
+    marketplace keeps one quantity per product)."""
+    problems: list[ConfigProblem] = []
+    by_account: dict[str, list[ConnectionConfig]] = {}
+    for conn in config.connections.values():
+        if conn.active:
+            by_account.setdefault(conn.marketplace, []).append(conn)
+    for account, conns in by_account.items():
+        for i, later in enumerate(conns):
+            for earlier in conns[:i]:
+                where = f"connections.{later.name}"
+                both_import = earlier.level is later.level is SyncLevel.ORDERS_AND_STOCK
+                overlap = (
+                    not earlier.order_types
+                    or not later.order_types
+                    or bool(set(earlier.order_types) & set(later.order_types))
+                )
+                if both_import and overlap:
+                    problems.append(
+                        ConfigProblem(
+                            f"{where}.marketplace",
+                            f"connections {earlier.name!r} and {later.name!r} both import the orders of "
+                            f"marketplace account {account!r}: every order would be created twice; give them "
+                            "different order_types or make one stock_only",
+                            str(config.origin(where)),
+                        )
+                    )
+                if earlier.store != later.store:
+                    problems.append(
+                        ConfigProblem(
+                            f"{where}.store",
+                            f"connections {earlier.name!r} and {later.name!r} push stock of different stores "
+                            f"({earlier.store!r}, {later.store!r}) to marketplace account {account!r}, which "
+                            "keeps one quantity per product",
+                            str(config.origin(where)),
+                        )
+                    )
+    return problems

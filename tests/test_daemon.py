@@ -106,7 +106,11 @@ def test_daemon_life_cycle_under_systemd(fake_backend: FakeBackend, tmp_path: Pa
         wait_for(lambda: notify.seen("READY=1"), what="READY after refused reload")
         assert httpx.get(daemon.url("/readyz")).status_code == 200
         # SIGHUP with a valid new configuration: swapped in (a second connection appears).
-        config.write_text(good + '\n[connections.second]\nmarketplace = "fakem"\nstore = "fakes"\n')
+        config.write_text(
+            good
+            + f'\n[marketplaces.second-market]\nplugin = "fake-marketplace"\nbase_url = "{fake_backend.base_url}"\n'
+            + '\n[connections.second]\nmarketplace = "second-market"\nstore = "fakes"\n'
+        )
         notify.forget()
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: "configuration reloaded" in daemon.output(), what="reload")

@@ -172,3 +172,50 @@ def test_string_table_problems():
     assert string_table_problems({"carrier_map": {"DHL": "DHL"}}, "carrier_map") == []
     (problem,) = string_table_problems({"carrier_map": {"DHL": 1}}, "carrier_map")
     assert (problem.path, problem.message) == ("options.carrier_map", "must be a table of strings")
+
+
+async def test_one_marketplace_account_cannot_feed_two_connections_the_same_orders(tmp_path: Path):
+    config_path = write_config(
+        tmp_path,
+        "http://127.0.0.1:1",
+        extra="""
+[stores.other-store]
+plugin = "fake-store"
+base_url = "http://127.0.0.1:2"
+
+[connections.twice]
+marketplace = "fakem"
+store = "fakes"
+
+[connections.fbz-elsewhere]
+marketplace = "fakem"
+store = "other-store"
+level = "stock_only"
+""",
+    )
+    config = load_config(config_path)
+    plugins = await build_plugins(config, discover_plugins(), client_factory(None), tmp_path)
+    problems = {p.path: p.message for p in plugins.problems}
+    assert "every order would be created twice" in problems["connections.twice.marketplace"]
+    assert "'fake' and 'twice'" in problems["connections.twice.marketplace"]
+    assert (
+        "push stock of different stores ('fakes', 'other-store')"
+        in problems["connections.fbz-elsewhere.store"]
+    )
+    # Different order types on the same account and store are fine.
+    config_path.write_text(
+        config_path.read_text()
+        .replace(
+            '[connections.twice]\nmarketplace = "fakem"',
+            '[connections.twice]\norder_types = ["B"]\nmarketplace = "fakem"',
+        )
+        .replace(
+            '[connections.fake]\nmarketplace = "fakem"',
+            '[connections.fake]\norder_types = ["A"]\nmarketplace = "fakem"',
+        )
+        .replace('level = "stock_only"\n', 'level = "stock_only"\nactive = false\n')
+    )
+    plugins = await build_plugins(
+        load_config(config_path), discover_plugins(), client_factory(None), tmp_path
+    )
+    assert plugins.problems == []
