@@ -80,7 +80,13 @@ def test_daemon_life_cycle_under_systemd(fake_backend: FakeBackend, tmp_path: Pa
         # Health, readiness, metrics.
         assert httpx.get(daemon.url("/healthz")).status_code == 200
         assert httpx.get(daemon.url("/readyz")).text.strip() == "ready"
-        metrics = httpx.get(daemon.url("/metrics")).text
+
+        # The marketplace sees the acknowledgement just before the journal records it: wait for the gauge.
+        def scraped() -> str | None:
+            text = httpx.get(daemon.url("/metrics")).text
+            return text if 'ordersyncd_orders{connection="fake",state="acknowledged"} 5.0' in text else None
+
+        metrics = wait_for(scraped, timeout=10, what="five acknowledged orders in the metrics")
         assert 'ordersyncd_connection_up{connection="fake"} 1.0' in metrics
         assert 'ordersyncd_orders{connection="fake",state="acknowledged"} 5.0' in metrics
         assert 'ordersyncd_orders_imported_total{connection="fake"} 5.0' in metrics
