@@ -56,10 +56,12 @@ from .model import (
     StoreOrderRef,
     SyncLevel,
 )
+from .tokens import CachedToken, TokenCache
 
 __all__ = [
     "Address",
     "AuthenticationError",
+    "CachedToken",
     "ConfigProblem",
     "ConnectionInfo",
     "Customer",
@@ -86,6 +88,7 @@ __all__ = [
     "StoreOrderRef",
     "StorePlugin",
     "SyncLevel",
+    "TokenCache",
     "TransientError",
     "classify_http_error",
     "hookimpl",

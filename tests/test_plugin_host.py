@@ -219,3 +219,20 @@ level = "stock_only"
         load_config(config_path), discover_plugins(), client_factory(None), tmp_path
     )
     assert plugins.problems == []
+
+
+def test_token_cache_renews_early_and_drops_only_the_refused_token():
+    from ordersyncd.plugin import TokenCache
+
+    cache = TokenCache(max_early=60)
+    key = ("client", "https://auth.example.org/token")
+    token = cache.put(key, "t1", expires_in=3600, now=1000.0, shop_id="42")
+    assert (token.renew_at, token.extra) == (1000.0 + 3600 - 60, {"shop_id": "42"})
+    assert cache.get(key, 1000.0 + 3539) == token
+    assert cache.get(key, 1000.0 + 3540) is None, "due for renewal 60 s before expiry"
+    short = cache.put(key, "t2", expires_in=100, now=0.0)
+    assert short.renew_at == 90.0, "10 % of a short life"
+    cache.drop(key, "t1")  # an older token refused by another request: the new one stays
+    assert cache.get(key, 0.0) == short
+    cache.drop(key, "t2")
+    assert cache.get(key, 0.0) is None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -15,9 +14,11 @@ import structlog
 
 from ordersyncd.plugin import (
     AuthenticationError,
+    CachedToken,
     PluginError,
     RateLimited,
     Secret,
+    TokenCache,
     TransientError,
     classify_http_error,
     retry_after_seconds,
@@ -34,47 +35,8 @@ Clock = Callable[[], float]
 DEFAULT_LIFETIME = 3600.0
 
 
-@dataclass
-class _Token:
-    value: str
-    shop_id: str
-    renew_at: float
-
-
-class TokenCache:
-    """Access tokens cached per (client id, token URL), shared by all instances of the process.
-
-    A token is renewed before ``expires_in`` runs out: 60 s early, or after 90 % of its life when shorter.
-    """
-
-    def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str], _Token] = {}
-        self._locks: dict[tuple[str, str], anyio.Lock] = {}
-
-    def lock(self, key: tuple[str, str]) -> anyio.Lock:
-        return self._locks.setdefault(key, anyio.Lock())
-
-    def get(self, key: tuple[str, str], now: float) -> _Token | None:
-        token = self._tokens.get(key)
-        if token is None or now >= token.renew_at:
-            return None
-        return token
-
-    def put(self, key: tuple[str, str], value: str, shop_id: str, expires_in: float, now: float) -> None:
-        margin = min(60.0, expires_in * 0.1)
-        self._tokens[key] = _Token(value, shop_id, renew_at=now + max(0.0, expires_in - margin))
-
-    def drop(self, key: tuple[str, str], value: str | None = None) -> None:
-        token = self._tokens.get(key)
-        if token is not None and (value is None or token.value == value):
-            del self._tokens[key]
-
-    def clear(self) -> None:
-        self._tokens.clear()
-
-
 #: The process-wide token cache.
-token_cache = TokenCache()
+token_cache = TokenCache(max_early=60.0)
 
 
 class IdealoClient:
@@ -120,7 +82,7 @@ class IdealoClient:
 
     # ------------------------------------------------------------------------------------------ tokens
 
-    async def _token(self) -> _Token:
+    async def _token(self) -> CachedToken:
         cached = self._cache.get(self._key, self.clock())
         if cached:
             return cached
@@ -129,13 +91,11 @@ class IdealoClient:
             if cached:
                 return cached
             value, shop_id, expires_in = await self._request_token()
-            self._cache.put(self._key, value, shop_id, expires_in, self.clock())
-            token = self._cache.get(self._key, self.clock())
-            return token or _Token(value, shop_id, self.clock())
+            return self._cache.put(self._key, value, expires_in, self.clock(), shop_id=shop_id)
 
     async def shop_id(self) -> str:
         """The shop id the credentials act for (from the token response)."""
-        return (await self._token()).shop_id
+        return (await self._token()).extra["shop_id"]
 
     async def _request_token(self) -> tuple[str, str, float]:
         waited = 0.0
@@ -194,7 +154,7 @@ class IdealoClient:
         renewed = False
         while True:
             token = await self._token()
-            url = path.replace("{shop_id}", token.shop_id)
+            url = path.replace("{shop_id}", token.extra["shop_id"])
             headers = {
                 **self._headers,
                 "Authorization": f"Bearer {token.value}",

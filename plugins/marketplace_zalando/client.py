@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -17,6 +16,7 @@ from ordersyncd.plugin import (
     PluginError,
     RateLimited,
     Secret,
+    TokenCache,
     TransientError,
     classify_http_error,
     retry_after_seconds,
@@ -33,47 +33,8 @@ Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
 
-@dataclass
-class _Token:
-    value: str
-    renew_at: float
-
-
-class TokenCache:
-    """Access tokens cached per (client id, base URL), i.e. per client and mode, shared by all instances.
-
-    A token is renewed before ``expires_in`` runs out: 5 minutes early, or after 90 % of its life when that
-    is shorter.
-    """
-
-    def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str], _Token] = {}
-        self._locks: dict[tuple[str, str], anyio.Lock] = {}
-
-    def lock(self, key: tuple[str, str]) -> anyio.Lock:
-        return self._locks.setdefault(key, anyio.Lock())
-
-    def get(self, key: tuple[str, str], now: float) -> str | None:
-        token = self._tokens.get(key)
-        if token is None or now >= token.renew_at:
-            return None
-        return token.value
-
-    def put(self, key: tuple[str, str], value: str, expires_in: float, now: float) -> None:
-        margin = min(300.0, expires_in * 0.1)
-        self._tokens[key] = _Token(value=value, renew_at=now + max(0.0, expires_in - margin))
-
-    def drop(self, key: tuple[str, str], value: str | None = None) -> None:
-        token = self._tokens.get(key)
-        if token is not None and (value is None or token.value == value):
-            del self._tokens[key]
-
-    def clear(self) -> None:
-        self._tokens.clear()
-
-
 #: The process-wide token cache.
-token_cache = TokenCache()
+token_cache = TokenCache(max_early=300.0)
 
 
 class ZDirectClient:
@@ -119,14 +80,13 @@ class ZDirectClient:
         """A valid access token, from the cache or freshly requested."""
         cached = self._cache.get(self._key, self.clock())
         if cached:
-            return cached
+            return cached.value
         async with self._cache.lock(self._key):
             cached = self._cache.get(self._key, self.clock())
             if cached:
-                return cached
+                return cached.value
             value, expires_in = await self._request_token()
-            self._cache.put(self._key, value, expires_in, self.clock())
-            return value
+            return self._cache.put(self._key, value, expires_in, self.clock()).value
 
     async def _request_token(self) -> tuple[str, float]:
         waited = 0.0
