@@ -132,12 +132,20 @@ def acknowledge_order(
 
 
 @hookspec(firstresult=True)
-def on_shipped(connection: ConnectionInfo, order: Order, shipment: Shipment) -> Awaitable[None] | None:
+def on_shipped(
+    connection: ConnectionInfo, order: Order, shipment: Shipment, attempt: int
+) -> Awaitable[None] | None:
     """Marketplace. Report a shipment (carrier, tracking and return tracking codes, lines) to the marketplace.
 
     Called for each new or changed shipment the store reports. When a code the marketplace requires is
     missing, raise ``MissingCodes`` *before sending anything*: the core holds the shipment, alerts people
     and calls again when the codes arrive. Must be idempotent per shipment.
+
+    ``attempt`` is 1 when no report of this shipment was ever begun: nothing about it can have reached the
+    marketplace, so the plugin may send without reading the marketplace's state first. It is higher after a
+    failed or interrupted report (the core records each attempt before the call, so a crash counts) and for a
+    shipment whose codes changed after a report: read the marketplace's state before sending. Implementations
+    may leave the parameter out.
     """
 
 

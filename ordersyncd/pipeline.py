@@ -457,9 +457,13 @@ class OrderPipeline:
             return None  # the order must be acknowledged first; the shipment stays pending
         if order.state in (OrderState.CANCELLED, OrderState.RETURNED):
             return None
+        # Recorded before the call, so that after a crash the plugin knows the marketplace may have seen it.
+        attempt = await self.journal.begin_shipment_report(self.name, record.shipment_id)
         now = self._now()
         try:
-            _, exchanges = await self._call("on_shipped", order=order.order, shipment=record.shipment)
+            _, exchanges = await self._call(
+                "on_shipped", order=order.order, shipment=record.shipment, attempt=attempt
+            )
         except MissingCodes as missing:
             # Missing-code alert: queued before the shipment is held, so a crash in between leaves the shipment
             # pending (considered again), never a held shipment without its alert.

@@ -839,6 +839,25 @@ async def test_upsert_unchanged_shipment_returns_none(journal: SqliteJournal) ->
 
 
 @pytest.mark.anyio
+async def test_begin_shipment_report_counts_every_attempt_and_survives_changes(
+    journal: SqliteJournal,
+) -> None:
+    await add(journal, "O-1")
+    assert await journal.begin_shipment_report(CONN, "SH-1") == 0, "unknown shipment"
+    await journal.upsert_shipment(CONN, shipment(tracking="T1"), T0)
+    assert (await journal.shipments(connection=CONN))[0].reports == 0
+    assert await journal.begin_shipment_report(CONN, "SH-1") == 1
+    assert await journal.begin_shipment_report(CONN, "SH-1") == 2
+    # Neither a held state nor new codes make the marketplace forget what it may have seen.
+    await journal.set_shipment_state(
+        CONN, "SH-1", ShipmentState.HELD, T0 + 1, missing=["return_tracking_code"]
+    )
+    changed = await journal.upsert_shipment(CONN, shipment(tracking="T2"), T0 + 2)
+    assert changed is not None and changed.reports == 2
+    assert await journal.begin_shipment_report(CONN, "SH-1") == 3
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     "changed",
     [

@@ -80,6 +80,8 @@ class ShipmentRecord:
     first_seen: float
     updated_at: float
     held_since: float | None = None
+    #: How many times a report of this shipment was begun (recorded before each ``on_shipped`` call).
+    reports: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -224,6 +226,12 @@ class Journal(ABC):
 
     @abstractmethod
     async def due_shipments(self, connection: str, now: float, limit: int) -> list[ShipmentRecord]: ...
+
+    @abstractmethod
+    async def begin_shipment_report(self, connection: str, shipment_id: str) -> int:
+        """Record, before ``on_shipped`` is called, that a report of the shipment begins; returns the attempt
+        number (1 for the first report ever begun, counting reports a crash interrupted and reports of earlier
+        codes of the same shipment; 0 when the shipment is unknown)."""
 
     @abstractmethod
     async def set_shipment_state(

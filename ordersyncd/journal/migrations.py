@@ -126,4 +126,11 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        4,
+        "shipments: how many times a report of the shipment was begun (the marketplace may have seen it)",
+        """
+        ALTER TABLE shipments ADD COLUMN reports INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 )

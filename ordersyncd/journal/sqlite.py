@@ -33,7 +33,7 @@ _ORDER_COLUMNS = (
 )
 _SHIPMENT_COLUMNS = (
     "connection, shipment_id, order_id, state, payload, missing, attempts, next_attempt_at, last_error, "
-    "first_seen, updated_at, held_since"
+    "first_seen, updated_at, held_since, reports"
 )
 
 
@@ -82,6 +82,7 @@ def _shipment(row: sqlite3.Row) -> ShipmentRecord:
         first_seen=row["first_seen"],
         updated_at=row["updated_at"],
         held_since=row["held_since"],
+        reports=row["reports"],
     )
 
 
@@ -547,7 +548,7 @@ class SqliteJournal(Journal):
             payload = shipment.model_dump_json()
             if row is None:
                 db.execute(
-                    f"INSERT INTO shipments ({_SHIPMENT_COLUMNS}) VALUES (?, ?, ?, 'pending', ?, '', 0, 0, '', ?, ?, NULL)",
+                    f"INSERT INTO shipments ({_SHIPMENT_COLUMNS}) VALUES (?, ?, ?, 'pending', ?, '', 0, 0, '', ?, ?, NULL, 0)",
                     (connection, shipment.shipment_id, shipment.order_id, payload, now, now),
                 )
                 self._events(
@@ -632,6 +633,17 @@ class SqliteJournal(Journal):
                 (connection, now, limit),
             ).fetchall()
             return [_shipment(r) for r in rows]
+
+        return await self._run(q)
+
+    async def begin_shipment_report(self, connection: str, shipment_id: str) -> int:
+        def q(db: sqlite3.Connection) -> int:
+            row = db.execute(
+                "UPDATE shipments SET reports = reports + 1 WHERE connection = ? AND shipment_id = ? "
+                "RETURNING reports",
+                (connection, shipment_id),
+            ).fetchone()
+            return int(row[0]) if row is not None else 0
 
         return await self._run(q)
 
