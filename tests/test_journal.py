@@ -165,8 +165,8 @@ async def test_synchronous_setting(path: Path, setting: str, expected: int) -> N
     j = SqliteJournal(path, synchronous=setting)
     await j.open()
     try:
-        assert j._db is not None
-        assert j._db.execute("PRAGMA synchronous").fetchone()[0] == expected
+        assert j.committer.db is not None
+        assert j.committer.db.execute("PRAGMA synchronous").fetchone()[0] == expected
     finally:
         await j.close()
 

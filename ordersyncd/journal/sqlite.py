@@ -14,12 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anyio
-import anyio.to_thread
-
 from ..errors import IllegalTransition
 from ..model import Order, RawOrder, Shipment
 from .base import AlertRecord, Event, Journal, OrderRecord, ShipmentRecord, StockRecord
+from .committer import GroupCommitter
 from .migrations import MIGRATIONS
 from .states import OrderState, ShipmentState, check_transition
 
@@ -114,13 +112,13 @@ class SqliteJournal(Journal):
     def __init__(self, path: Path, synchronous: str = "full") -> None:
         self.path = path
         self.synchronous = synchronous.upper()
-        self._db: sqlite3.Connection | None = None
-        self._limiter = anyio.CapacityLimiter(1)
+        #: The journal thread: owns the connection, commits the calls that queued up together.
+        self.committer = GroupCommitter()
 
     # ------------------------------------------------------------------ plumbing
     @property
     def is_open(self) -> bool:
-        return self._db is not None
+        return self.committer.db is not None
 
     def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +133,7 @@ class SqliteJournal(Journal):
         except BaseException:
             db.close()
             raise
-        self._db = db
+        self.committer.db = db
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
@@ -168,33 +166,20 @@ class SqliteJournal(Journal):
             db.execute("COMMIT")
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one transaction on the journal thread."""
-
-        def work() -> T:
-            db = self._db
-            if db is None:
-                raise RuntimeError("journal is not open")
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(db)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-            return result
-
-        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+        """Run ``fn`` in one transaction on the journal thread (its own savepoint in a group commit); returns
+        once that transaction is committed."""
+        return await self.committer.run(fn)
 
     async def open(self) -> None:
-        await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
+        await self.committer.run(lambda _: self._connect(), bare=True)
 
     async def close(self) -> None:
-        def shut() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        def shut(_: object) -> None:
+            if self.committer.db is not None:
+                self.committer.db.close()
+                self.committer.db = None
 
-        await anyio.to_thread.run_sync(shut, limiter=self._limiter)
+        await self.committer.run(shut, bare=True)
 
     @staticmethod
     def _events(db: sqlite3.Connection, connection: str, order_id: str, events: Sequence[Event]) -> None:
