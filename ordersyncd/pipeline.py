@@ -61,6 +61,11 @@ class StepOutcome:
     error: str = ""
 
 
+#: Jitter source of every connection that was not given its own (a generator per connection costs 2.5 KB of state,
+#: 12 MB at 5,000 connections, for numbers nobody needs to tell apart).
+SHARED_RNG = random.Random()
+
+
 def backoff_delay(attempts: int, initial: float, maximum: float, rng: random.Random) -> float:
     """Capped exponential backoff with jitter: between half and all of ``min(max, initial * 2**(n-1))``."""
     ceiling = min(maximum, initial * 2.0 ** max(0, attempts - 1))
@@ -123,7 +128,7 @@ class OrderPipeline:
         self.name = plugins.info.name
         self.metrics = metrics
         self.clock = clock
-        self.rng = rng or random.Random()
+        self.rng = rng or SHARED_RNG
         self.concurrency = concurrency
         self.on_order_created = on_order_created
         #: Set when the daemon stops: orders not yet started are left for the next run.

@@ -13,7 +13,6 @@ The catalog is streamed in pages: memory holds one page and its records, never t
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,7 +24,7 @@ from .errors import AuthenticationError, RateLimited
 from .journal import Journal, StockRecord
 from .metrics import Metrics
 from .model import Order, StockItemResult, StockItemStatus, StockLevel
-from .pipeline import ConnectionDown, backoff_delay
+from .pipeline import SHARED_RNG, ConnectionDown, backoff_delay
 from .plugin_host import ConnectionPlugins, iterate
 
 __all__ = ["StockCache", "StockRun", "StockSync", "product_key"]
@@ -98,7 +97,7 @@ class StockSync:
         self.store_connections = store_connections or (lambda: [self.name])
         self.clock = clock
         self.page = page
-        self.rng = random.Random()
+        self.rng = SHARED_RNG
         self.lock = anyio.Lock()
         self.cache = cache or StockCache(journal)
         self.last_full: float | None = None

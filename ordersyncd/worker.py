@@ -171,7 +171,8 @@ class ConnectionWorker:
             duration = time.monotonic() - start
             if self.metrics is not None:
                 self.metrics.job_runs.labels(connection=self.name, task=name).inc()
-                self.metrics.job_duration.labels(connection=self.name, task=name).observe(duration)
+                self.metrics.job_duration.labels(task=name).observe(duration)
+                self.metrics.job_last_duration.labels(connection=self.name, task=name).set(duration)
         wait = job.interval
         if ok:
             job.last_success = time.time()

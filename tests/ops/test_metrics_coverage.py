@@ -81,7 +81,8 @@ def test_exposition_has_the_series_known_in_advance(exposition: str) -> None:
     assert 'ordersyncd_orders{connection="c",state="needs_attention"} 0.0' in exposition
     assert 'ordersyncd_api_requests_total{code_class="5xx",system="s"} 0.0' in exposition
     assert 'ordersyncd_job_runs_total{connection="c",task="poll_orders"} 0.0' in exposition
-    assert 'ordersyncd_job_duration_seconds_count{connection="c",task="reconcile"} 0.0' in exposition
+    assert 'ordersyncd_job_duration_seconds_count{task="reconcile"} 0.0' in exposition
+    assert 'ordersyncd_job_last_duration_seconds{connection="c",task="reconcile"} 0.0' in exposition
 
 
 def test_exposed_labels_do_not_collide_with_target_labels(exercised_exposition: str) -> None:
