@@ -109,7 +109,8 @@ def _mapping_error(error: Exception) -> str:
 
 
 class OrderPipeline:
-    """The steps of one connection. Stateless between calls: everything durable is in the journal."""
+    """The steps of one connection. Everything durable is in the journal; between calls it remembers only the
+    cursors it wrote there."""
 
     def __init__(
         self,
@@ -129,6 +130,7 @@ class OrderPipeline:
         self.metrics = metrics
         self.clock = clock
         self.rng = rng or SHARED_RNG
+        self._cursors: dict[str, str | None] = {}
         self.concurrency = concurrency
         self.on_order_created = on_order_created
         #: Set when the daemon stops: orders not yet started are left for the next run.
@@ -156,6 +158,18 @@ class OrderPipeline:
     def _exchanges_of(error: BaseException) -> list[Exchange]:
         return list(error.__dict__.get("_ordersyncd_exchanges", []))
 
+    # ------------------------------------------------------------------ cursors
+    async def _get_cursor(self, name: str) -> str | None:
+        """The cursor, read from the journal once and then remembered: only this process writes the cursors of
+        its connections (one daemon per state directory), so the journal read is needed once per start."""
+        if name not in self._cursors:
+            self._cursors[name] = await self.journal.get_cursor(self.name, name)
+        return self._cursors[name]
+
+    async def _set_cursor(self, name: str, value: str) -> None:
+        await self.journal.set_cursor(self.name, name, value)
+        self._cursors[name] = value
+
     # ------------------------------------------------------------------ poll orders
     async def poll_orders(self, *, window: float | None = None, cursor: str = "orders") -> int:
         """Fetch the window since the cursor (minus the overlap), persist new orders, then advance the cursor.
@@ -168,7 +182,7 @@ class OrderPipeline:
         if window is not None:
             since: datetime = until - timedelta(seconds=window)
         else:
-            stored = await self.journal.get_cursor(self.name, cursor)
+            stored = await self._get_cursor(cursor)
             if stored is None:
                 since = until - timedelta(seconds=self.settings.initial_lookback)
             else:
@@ -193,7 +207,7 @@ class OrderPipeline:
             except (AuthenticationError, RateLimited) as error:
                 raise self._down(error) from error
         if window is None:
-            await self.journal.set_cursor(self.name, cursor, _iso(until))
+            await self._set_cursor(cursor, _iso(until))
         self.log.info(
             "orders polled",
             fetched=len(seen),
@@ -406,7 +420,7 @@ class OrderPipeline:
         report due shipments to the marketplace. Returns how many shipments were new or changed."""
         now = self._now()
         until = datetime.fromtimestamp(now, UTC)
-        stored = await self.journal.get_cursor(self.name, cursor)
+        stored = await self._get_cursor(cursor)
         since = (
             until - timedelta(seconds=self.settings.initial_lookback)
             if stored is None
@@ -428,7 +442,7 @@ class OrderPipeline:
                     changed += 1
         except (AuthenticationError, RateLimited) as error:
             raise self._down(error) from error
-        await self.journal.set_cursor(self.name, cursor, _iso(until))
+        await self._set_cursor(cursor, _iso(until))
         await self.advance_shipments()
         return changed
 

@@ -236,3 +236,27 @@ async def test_stock_is_pushed_net_of_orders_not_yet_in_the_store(fake_backend: 
         pushed = dict(fake_backend.world.stock_calls[-1])
         assert pushed == {sku: 100 - units for sku, units in waiting.items()}
         assert fake_backend.world.state()["store_orders"] == []
+
+
+async def test_cursors_are_read_from_the_journal_once_then_remembered(
+    fake_backend: FakeBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path, fake_backend.base_url)
+    async with running(config) as daemon:
+        assert daemon.journal is not None
+        journal = daemon.journal
+        pipeline = daemon.workers["fake"].pipeline
+        reads: list[str] = []
+        original = journal.get_cursor
+
+        async def counting(connection: str, name: str) -> str | None:
+            reads.append(name)
+            return await original(connection, name)
+
+        monkeypatch.setattr(journal, "get_cursor", counting)
+        pipeline._cursors.clear()  # as after a start
+        for _ in range(3):
+            await pipeline.poll_orders()
+        assert reads == ["orders"], "one journal read, then the remembered value"
+        # What is remembered is what the journal holds.
+        assert pipeline._cursors["orders"] == await original("fake", "orders")
