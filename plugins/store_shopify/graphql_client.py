@@ -21,7 +21,7 @@ from ordersyncd.plugin import (
 from .auth import SYSTEM, TokenSource
 from .throttle import CostBucket
 
-__all__ = ["GraphQLClient", "QueryRejected"]
+__all__ = ["GraphQLClient", "QueryRejected", "QueryTooCostly"]
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,25 @@ class QueryRejected(PermanentOrderError):
     """Shopify refused the document itself (unknown field, invalid variables, query too costly)."""
 
 
+class QueryTooCostly(QueryRejected):
+    """The query's requested cost exceeds what the shop's bucket can ever hold: it can never run as it is.
+
+    ``maximum`` is the bucket's size: a caller that pages can retry with a smaller page."""
+
+    def __init__(self, message: str, *, requested: float, maximum: float) -> None:
+        super().__init__(message)
+        self.requested = requested
+        self.maximum = maximum
+
+
 class GraphQLClient:
     """Runs GraphQL documents against ``/admin/api/{version}/graphql.json`` of one shop.
 
-    Before each call the estimated cost is reserved in the local :class:`CostBucket` (waiting if needed);
-    after each call the bucket is updated from ``extensions.cost``. A ``THROTTLED`` answer is retried after
-    the time the bucket needs, ``max_throttle_retries`` times, then raised as :class:`RateLimited`.
+    Before each call its requested cost is reserved in the local :class:`CostBucket` (waiting until it fits);
+    each answer settles that reservation from ``extensions.cost``. A ``THROTTLED`` answer (the model was
+    wrong: another app shares the bucket) updates the model, and the call waits in it again,
+    ``max_throttle_retries`` times, then :class:`RateLimited` is raised. A query whose requested cost exceeds
+    the bucket's size can never run: :class:`QueryTooCostly` at once, without retrying.
     """
 
     def __init__(
@@ -55,46 +68,74 @@ class GraphQLClient:
         self.throttled = 0
 
     async def execute(
-        self, operation: str, document: str, variables: Mapping[str, Any] | None = None, *, cost: float = 10.0
+        self,
+        operation: str,
+        document: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        cost: float = 10.0,
+        cost_key: str | None = None,
     ) -> dict[str, Any]:
         """Run ``document`` and return its ``data``; raise a classified :class:`PluginError` on failure.
 
-        ``operation`` names the call in errors and keys the cost estimate; ``cost`` is the estimate used
-        until Shopify has reported the real ``requestedQueryCost`` of this operation.
+        ``operation`` names the call in errors. ``cost_key`` (default: ``operation``) keys the cost estimate:
+        give one per shape when variables change the cost (a page size). ``cost`` is the estimate used until
+        Shopify has reported the real ``requestedQueryCost`` for that key.
         """
+        key = cost_key or operation
         throttled = 0
         refused = False
         while True:
-            reserved = await self.bucket.reserve(self.bucket.estimate(operation, cost))
+            estimate = self.bucket.estimate(key, cost)
+            if self.bucket.known and key in self.bucket.last_cost and estimate > self.bucket.maximum:
+                raise QueryTooCostly(
+                    f"{SYSTEM}: {operation}: requested cost {estimate:g} exceeds the bucket "
+                    f"({self.bucket.maximum:g} points)",
+                    requested=estimate,
+                    maximum=self.bucket.maximum,
+                )
+            call = await self.bucket.reserve(estimate)
             try:
                 body = await self._post(operation, document, variables)
             except _Unauthorized:
+                self.bucket.settle(call, key, None, taken_nothing=True)
                 if self._tokens.refreshable and not refused:
                     refused = True
                     self._tokens.invalidate()
                     continue
                 raise AuthenticationError(f"{SYSTEM}: access token refused ({operation})") from None
-            finally:
-                self.bucket.request_done(reserved)
+            except BaseException:  # failed or cancelled without an answer: it may have run
+                self.bucket.settle(call, key, None)
+                raise
             extensions = body.get("extensions")
             cost_info = extensions.get("cost") if isinstance(extensions, Mapping) else None
-            self.bucket.update(operation, cost_info)
             errors = body.get("errors")
+            codes = _error_codes(errors) if errors else set()
+            self.bucket.settle(call, key, cost_info, taken_nothing="THROTTLED" in codes)
             if not errors:
                 data = body.get("data")
                 if not isinstance(data, dict):
                     raise TransientError(f"{SYSTEM}: {operation}: response without data")
                 return data
-            codes = _error_codes(errors)
             if "THROTTLED" in codes:
                 self.throttled += 1
-                delay = self.bucket.throttled_delay(cost_info)
+                too_costly = _exceeds_bucket(cost_info)
+                if too_costly is not None:
+                    requested, maximum = too_costly
+                    raise QueryTooCostly(
+                        f"{SYSTEM}: {operation}: requested cost {requested:g} exceeds the bucket "
+                        f"({maximum:g} points)",
+                        requested=requested,
+                        maximum=maximum,
+                    )
                 if throttled >= self._max_throttle_retries:
+                    delay = self.bucket.throttled_delay(cost_info)
                     raise RateLimited(f"{SYSTEM}: {operation} throttled", retry_after=delay)
                 throttled += 1
-                log.debug("shopify %s throttled, waiting %.2fs", operation, delay)
-                await anyio.sleep(delay)
-                continue
+                log.debug("shopify %s throttled; waiting in the cost model", operation)
+                if not _has_status(cost_info):  # nothing for the model to learn from: wait a while instead
+                    await anyio.sleep(self.bucket.throttled_delay(cost_info))
+                continue  # the answer's throttleStatus is now in the model: reserve waits as long as needed
             raise _classify(operation, codes, errors)
 
     async def _post(
@@ -140,6 +181,22 @@ def _error_codes(errors: Any) -> set[str]:
             if isinstance(code, str):
                 codes.add(code)
     return codes
+
+
+def _has_status(cost: Any) -> bool:
+    return isinstance(cost, Mapping) and isinstance(cost.get("throttleStatus"), Mapping)
+
+
+def _exceeds_bucket(cost: Any) -> tuple[float, float] | None:
+    """(requested, bucket size) when a THROTTLED answer's requested cost is more than the bucket holds."""
+    if not isinstance(cost, Mapping) or not isinstance(cost.get("throttleStatus"), Mapping):
+        return None
+    try:
+        requested = float(cost["requestedQueryCost"])
+        maximum = float(cost["throttleStatus"]["maximumAvailable"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (requested, maximum) if requested > maximum else None
 
 
 def _first_message(errors: Any) -> str:

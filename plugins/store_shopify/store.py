@@ -29,7 +29,7 @@ from ordersyncd.plugin import (
 
 from . import documents as docs
 from .auth import SYSTEM, ClientCredentialsToken, StaticToken, TokenSource
-from .graphql_client import GraphQLClient
+from .graphql_client import GraphQLClient, QueryTooCostly
 from .order_input import connection_tag, order_create_variables, source_identifier
 from .settings import ShopifySettings
 from .shipments import IGNORED_STATUSES, fulfillment_lines, shipment_from_fulfillment
@@ -213,13 +213,24 @@ class ShopifyStore(StorePlugin[ShopifySettings]):
         table.update(connection.options.get("carrier_map") or {})
         return table
 
+    def cost_limit(self) -> float:
+        """The most a single query may request: Shopify's single-query maximum (1000), and no more than the
+        bucket holds once an answer has told its size (a query requesting more can never run)."""
+        bucket = self.graphql.bucket
+        if bucket.known and bucket.maximum > 0:
+            return min(float(docs.MAX_QUERY_COST), bucket.maximum)
+        return float(docs.MAX_QUERY_COST)
+
     @hookimpl
     async def find_shipments(
         self, connection: ConnectionInfo, since: datetime | None, until: datetime
     ) -> AsyncIterator[Shipment]:
         """Fulfillments of this connection's orders updated in ``(since, until]``.
 
-        The window is widened to whole seconds (Shopify's search resolution); the core deduplicates.
+        One ``ShippedOrders`` query per page of orders reads their fulfillments with tracking and lines
+        inline; only an order with more fulfillments or a fulfillment with more lines than read inline costs
+        further queries. The window is widened to whole seconds (Shopify's search resolution); the core
+        deduplicates.
         """
         if since is None:
             since = until - timedelta(days=self.settings.shipment_lookback_days)
@@ -238,31 +249,30 @@ class ShopifyStore(StorePlugin[ShopifySettings]):
         seen: set[str] = set()
         after: str | None = None
         while True:
-            data = await self.graphql.execute(
-                "ShippedOrders",
-                docs.SHIPPED_ORDERS,
-                {"query": query, "after": after},
-                cost=docs.SHIPPED_ORDERS_COST,
-            )
-            page = data["orders"]
+            page = await self._shipped_orders(query, after)
             for node in page["nodes"]:
                 identifier = node.get("sourceIdentifier") or ""
                 tags = node.get("tags") or ()
                 if not identifier.startswith(prefix) or connection_tag(connection) not in tags:
                     continue
-                fulfillments = node.get("fulfillments") or []
-                if len(fulfillments) >= docs.SHIPPED_ORDERS_FULFILLMENTS:
-                    log.warning(
-                        "shopify order %s has %d+ fulfillments; later ones are not read",
-                        node["name"],
-                        len(fulfillments),
-                    )
+                order_id = identifier[len(prefix) :]
+                fulfillments: list[dict[str, Any]] = node.get("fulfillments") or []
                 for fulfillment in fulfillments:
                     if fulfillment.get("status") in IGNORED_STATUSES or fulfillment["id"] in seen:
                         continue
-                    shipment = await self._shipment(
-                        fulfillment["id"], node["id"], identifier[len(prefix) :], carriers
-                    )
+                    shipment = await self._inline_shipment(fulfillment, node["id"], order_id, carriers)
+                    if shipment is not None:
+                        seen.add(shipment.shipment_id)
+                        yield shipment
+                if len(fulfillments) < docs.SHIPPED_FULFILLMENTS:
+                    continue
+                # The list may be truncated: read every fulfillment of this order, details of the others.
+                inline = {fulfillment["id"] for fulfillment in fulfillments}
+                for fulfillment in await self._order_fulfillments(node["id"], node["name"]):
+                    fid = fulfillment["id"]
+                    if fid in inline or fid in seen or fulfillment.get("status") in IGNORED_STATUSES:
+                        continue
+                    shipment = await self._shipment(fid, node["id"], order_id, carriers)
                     if shipment is not None:
                         seen.add(shipment.shipment_id)
                         yield shipment
@@ -270,12 +280,94 @@ class ShopifyStore(StorePlugin[ShopifySettings]):
                 return
             after = page["pageInfo"]["endCursor"]
 
+    async def _shipped_orders(self, query: str, after: str | None) -> dict[str, Any]:
+        """One page of ``ShippedOrders``, as many orders as fit :meth:`cost_limit`."""
+        while True:
+            first = docs.shipped_orders_page_size(self.cost_limit())
+            try:
+                data = await self.graphql.execute(
+                    "ShippedOrders",
+                    docs.SHIPPED_ORDERS,
+                    {"query": query, "first": first, "after": after},
+                    cost=docs.shipped_orders_cost(first),
+                    cost_key=f"ShippedOrders/{first}",
+                )
+            except QueryTooCostly:
+                if docs.shipped_orders_page_size(self.cost_limit()) < first:
+                    continue  # the answer told a smaller bucket: ask for fewer orders
+                raise
+            page: dict[str, Any] = data["orders"]
+            return page
+
+    async def _order_fulfillments(self, order_id: str, name: str) -> list[dict[str, Any]]:
+        """Every fulfillment (id, status) of one order, as many as one query within :meth:`cost_limit` reads."""
+        while True:
+            first = docs.order_fulfillments_first(self.cost_limit())
+            try:
+                data = await self.graphql.execute(
+                    "OrderFulfillments",
+                    docs.ORDER_FULFILLMENTS,
+                    {"id": order_id, "first": first},
+                    cost=1 + first,
+                    cost_key=f"OrderFulfillments/{first}",
+                )
+            except QueryTooCostly:
+                if docs.order_fulfillments_first(self.cost_limit()) < first:
+                    continue
+                raise
+            order = data.get("order") or {}
+            found: list[dict[str, Any]] = order.get("fulfillments") or []
+            if len(found) >= first:
+                log.warning(
+                    "shopify order %s has %d+ fulfillments; later ones are not read", name, len(found)
+                )
+            return found
+
+    async def _inline_shipment(
+        self,
+        fulfillment: Mapping[str, Any],
+        store_order_id: str,
+        order_id: str,
+        carriers: Mapping[str, str],
+    ) -> Shipment | None:
+        """The shipment of a fulfillment read inline; its further lines (if any) are read from the cursor."""
+        lines = fulfillment["fulfillmentLineItems"]
+        nodes: list[Mapping[str, Any]] = list(lines["nodes"])
+        if lines["pageInfo"]["hasNextPage"]:
+            rest = await self._fulfillment_pages(fulfillment["id"], lines["pageInfo"]["endCursor"])
+            if rest is None:
+                return None
+            nodes.extend(rest[1])
+        return shipment_from_fulfillment(
+            fulfillment,
+            order_id=order_id,
+            store_order_id=store_order_id,
+            lines=fulfillment_lines(nodes),
+            carriers=carriers,
+        )
+
     async def _shipment(
         self, fulfillment_id: str, store_order_id: str, order_id: str, carriers: Mapping[str, str]
     ) -> Shipment | None:
+        """The shipment of a fulfillment not read inline (all of it with ``FulfillmentDetail``)."""
+        found = await self._fulfillment_pages(fulfillment_id, None)
+        if found is None:
+            return None
+        fulfillment, nodes = found
+        return shipment_from_fulfillment(
+            fulfillment,
+            order_id=order_id,
+            store_order_id=store_order_id,
+            lines=fulfillment_lines(nodes),
+            carriers=carriers,
+        )
+
+    async def _fulfillment_pages(
+        self, fulfillment_id: str, after: str | None
+    ) -> tuple[dict[str, Any], list[Mapping[str, Any]]] | None:
+        """A fulfillment (its first page read) and its line nodes from ``after`` on; ``None`` if it is gone."""
         fulfillment: dict[str, Any] | None = None
         nodes: list[Mapping[str, Any]] = []
-        after: str | None = None
         while True:
             data = await self.graphql.execute(
                 "FulfillmentDetail",
@@ -290,15 +382,8 @@ class ShopifyStore(StorePlugin[ShopifySettings]):
             lines = page["fulfillmentLineItems"]
             nodes.extend(lines["nodes"])
             if not lines["pageInfo"]["hasNextPage"]:
-                break
+                return fulfillment, nodes
             after = lines["pageInfo"]["endCursor"]
-        return shipment_from_fulfillment(
-            fulfillment,
-            order_id=order_id,
-            store_order_id=store_order_id,
-            lines=fulfillment_lines(nodes),
-            carriers=carriers,
-        )
 
     # ----------------------------------------------------------------------------------------- stock
 
@@ -317,9 +402,13 @@ class ShopifyStore(StorePlugin[ShopifySettings]):
                 return tuple(found)
             after = page["pageInfo"]["endCursor"]
 
+    def stock_budget(self) -> int:
+        """Requested cost of one stock page: ``stock_cost_budget``, no more than :meth:`cost_limit`."""
+        return int(min(self.settings.stock_cost_budget, self.cost_limit()))
+
     def stock_page_size(self, locations: int) -> int:
-        """Variants per stock page so that one page costs at most ``stock_cost_budget`` points."""
-        budget = self.settings.stock_cost_budget
+        """Variants per stock page so that one page costs at most :meth:`stock_budget` points."""
+        budget = self.stock_budget()
         return max(1, min(250, (budget - 2) // docs.stock_variant_cost(locations)))
 
     @hookimpl
@@ -331,16 +420,27 @@ class ShopifyStore(StorePlugin[ShopifySettings]):
             log.warning("shopify store %s: no active location, no stock to read", self.name)
             return
         document = docs.stock_document(len(locations))
-        budget = self.settings.stock_cost_budget
         first = self.stock_page_size(len(locations))
         field = self.settings.product_identifier
         after: str | None = None
         while True:
             variables: dict[str, Any] = {"first": first, "after": after}
             variables.update({f"l{i}": location for i, location in enumerate(locations)})
-            data = await self.graphql.execute(
-                "StockPage", document, variables, cost=2 + first * docs.stock_variant_cost(len(locations))
-            )
+            key = f"StockPage/{len(locations)}/{first}"
+            try:
+                data = await self.graphql.execute(
+                    "StockPage",
+                    document,
+                    variables,
+                    cost=2 + first * docs.stock_variant_cost(len(locations)),
+                    cost_key=key,
+                )
+            except QueryTooCostly:
+                smaller = self.stock_page_size(len(locations))
+                if smaller < first:  # the answer told a smaller bucket: ask for fewer variants
+                    first = smaller
+                    continue
+                raise
             page = data["productVariants"]
             for node in page["nodes"]:
                 level = _stock_level(node, field, len(locations))
@@ -349,7 +449,8 @@ class ShopifyStore(StorePlugin[ShopifySettings]):
             if not page["pageInfo"]["hasNextPage"]:
                 return
             after = page["pageInfo"]["endCursor"]
-            reported = self.graphql.bucket.last_cost.get("StockPage", 0.0)
+            budget = self.stock_budget()
+            reported = self.graphql.bucket.last_cost.get(key, 0.0)
             if reported > budget:  # Shopify counts more than our estimate: shrink the page to fit
                 first = max(1, math.floor(first * budget / reported))
 

@@ -20,6 +20,7 @@ STATIC_DOCUMENTS = {
     "VARIANTS_BY_IDENTIFIER": documents.VARIANTS_BY_IDENTIFIER,
     "ORDER_CREATE": documents.ORDER_CREATE,
     "SHIPPED_ORDERS": documents.SHIPPED_ORDERS,
+    "ORDER_FULFILLMENTS": documents.ORDER_FULFILLMENTS,
     "FULFILLMENT_DETAIL": documents.FULFILLMENT_DETAIL,
     "LOCATIONS": documents.LOCATIONS,
     "RECENT_ORDERS": store_module.RECENT_ORDERS,
@@ -49,13 +50,19 @@ async def test_a_full_run_sends_only_schema_valid_documents(
 ) -> None:
     """Every hook against the simulator, which executes each document against the schema."""
     assert "simulator" in await store.check_credentials()
-    order = make_order(lines=[("SKU-1", 1, "49.95"), ("SKU-2", 1, "19.95")])
+    skus = [f"WIDE-{i}" for i in range(6)]
+    for sku in skus:
+        sim.shop.add_variant(sku, inventory=5)
+    order = make_order(lines=[("SKU-1", 4, "49.95"), *((sku, 1, "1.00") for sku in skus)])
     ref = await store.create_order(connection, order)
     assert await store.find_order(connection, make_order("missing")) is None
-    sim.fulfill(ref.store_order_id, {"SKU-1": 1}, tracking_numbers=["T1", "R1"])
+    # more lines than read inline (FulfillmentDetail), more fulfillments than read inline (OrderFulfillments)
+    sim.fulfill(ref.store_order_id, {"SKU-1": 1, **dict.fromkeys(skus, 1)}, tracking_numbers=["T1", "R1"])
+    for number in (2, 3, 4):
+        sim.fulfill(ref.store_order_id, {"SKU-1": 1} if number < 4 else None, tracking_numbers=[f"T{number}"])
     until = datetime.now(UTC) + timedelta(minutes=1)
-    assert len([s async for s in store.find_shipments(connection, None, until)]) == 1
-    assert len([level async for level in store.read_stock(connection)]) == 2
+    assert len([s async for s in store.find_shipments(connection, None, until)]) == 4
+    assert len([level async for level in store.read_stock(connection)]) == 8
 
     graphql_calls = sim.recorder.calls("POST", "/admin/api/2026-10/graphql.json")
     operations = {call.json()["query"].split("(")[0].split("{")[0].strip() for call in graphql_calls}
@@ -66,6 +73,7 @@ async def test_a_full_run_sends_only_schema_valid_documents(
         "query VariantsByIdentifier",
         "mutation OrderCreate",
         "query ShippedOrders",
+        "query OrderFulfillments",
         "query FulfillmentDetail",
         "query Locations",
         "query StockPage",

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from graphql import get_operation_ast, parse
 
 from ordersyncd.plugin import ConnectionInfo, Shipment, ShipmentLine
-from ordersyncd_plugins.store_shopify import ShopifyStore
-from ordersyncd_plugins.store_shopify.simulator import ShopifySimulator, SimOrder
+from ordersyncd_plugins.store_shopify import ShopifyStore, documents
+from ordersyncd_plugins.store_shopify.simulator import ShopifySimulator, SimOrder, load_schema
+from ordersyncd_plugins.store_shopify.simulator.cost import query_cost
 
 from .conftest import StoreFactory, make_order
 
@@ -171,13 +176,154 @@ async def test_window_and_paging(
     assert len(await shipments(store, connection)) == 30
 
 
-async def test_many_lines_are_paged(
-    sim: ShopifySimulator, store: ShopifyStore, connection: ConnectionInfo
+def graphql_calls(sim: ShopifySimulator, since: int = 0) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(operation name, variables, extensions.cost) of every GraphQL call from exchange ``since`` on."""
+    found = []
+    for call in sim.recorder.exchanges[since:]:
+        if not call.path.endswith("/graphql.json"):
+            continue
+        body = call.json()
+        match = re.search(r"(?:query|mutation)\s+(\w+)", body["query"])
+        assert match is not None
+        answer = call.response_json() or {}
+        found.append(
+            (match.group(1), body.get("variables") or {}, answer.get("extensions", {}).get("cost", {}))
+        )
+    return found
+
+
+def names(calls: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[str]:
+    return [name for name, _, _ in calls]
+
+
+@pytest.mark.parametrize(("lines", "detail_calls"), [(15, 1), (40, 2)])
+async def test_many_lines_are_read_on_from_the_inline_cursor(
+    sim: ShopifySimulator,
+    store: ShopifyStore,
+    connection: ConnectionInfo,
+    lines: int,
+    detail_calls: int,
 ) -> None:
-    skus = [f"MANY-{i}" for i in range(15)]
+    skus = [f"MANY-{i}" for i in range(lines)]
     for sku in skus:
         sim.shop.add_variant(sku, inventory=3)
     ref = await store.create_order(connection, make_order("BIG", [(sku, 1, "1.00") for sku in skus]))
-    sim.fulfill(ref.store_order_id, tracking_numbers=["T", "R"])
+    fulfillment = sim.fulfill(ref.store_order_id, tracking_numbers=["T", "R"], company="GLS")
+    start = len(sim.recorder.exchanges)
     [shipment] = await shipments(store, connection)
-    assert {line.line_id for line in shipment.lines} == {f"L{i + 1}" for i in range(15)}
+    assert {line.line_id for line in shipment.lines} == {f"L{i + 1}" for i in range(lines)}
+    assert all(line.quantity == 1 for line in shipment.lines)
+    assert (shipment.tracking_code, shipment.return_tracking_code, shipment.carrier) == ("T", "R", "GLS")
+    calls = graphql_calls(sim, start)
+    assert names(calls) == ["ShippedOrders"] + ["FulfillmentDetail"] * detail_calls
+    # the detail read goes on after the lines read inline, it does not read them again
+    assert all(
+        variables["id"] == f"gid://shopify/Fulfillment/{fulfillment.id}" for _, variables, _ in calls[1:]
+    )
+    assert calls[1][1]["after"] is not None
+
+
+async def test_simple_orders_cost_one_query_per_page_and_no_detail_reads(
+    sim: ShopifySimulator, store: ShopifyStore, connection: ConnectionInfo
+) -> None:
+    orders = [await imported(sim, store, connection, f"S{i}") for i in range(20)]
+    for index, order in enumerate(orders):
+        sim.fulfill(order, tracking_numbers=[f"T{index}", f"R{index}"])
+    start = len(sim.recorder.exchanges)
+    found = {s.order_id: s for s in await shipments(store, connection)}
+
+    assert sorted(found) == sorted(f"S{i}" for i in range(20))
+    assert all(s.tracking_code == f"T{s.order_id[1:]}" for s in found.values())
+    assert all(s.return_tracking_code == f"R{s.order_id[1:]}" for s in found.values())
+    assert all(len(s.lines) == 2 for s in found.values())
+    page = documents.shipped_orders_page_size(1000)  # the simulator's bucket (2000) is above the query limit
+    assert page == 16
+    calls = graphql_calls(sim, start)
+    assert names(calls) == ["ShippedOrders"] * math.ceil(20 / page)
+    assert [variables["first"] for _, variables, _ in calls] == [page, page]
+    assert all(cost["requestedQueryCost"] <= 1000 for _, _, cost in calls)
+
+
+async def test_pages_shrink_to_fit_a_small_bucket(
+    sim: ShopifySimulator, store: ShopifyStore, connection: ConnectionInfo
+) -> None:
+    sim.set_throttle(bucket_size=200, restore_rate=2000)
+    orders = [await imported(sim, store, connection, f"S{i}") for i in range(7)]
+    for order in orders:
+        sim.fulfill(order, tracking_numbers=["T", "R"])
+    assert store.cost_limit() == 200
+    start = len(sim.recorder.exchanges)
+    assert len(await shipments(store, connection)) == 7
+
+    calls = graphql_calls(sim, start)
+    assert names(calls) == ["ShippedOrders"] * 3  # 3 orders per page: 2 + 3 * 61 = 185 <= 200
+    assert [variables["first"] for _, variables, _ in calls] == [3, 3, 3]
+    assert [cost["requestedQueryCost"] for _, _, cost in calls] == [185, 185, 185]
+    assert sim.stats.throttled == 0
+
+
+async def test_a_bucket_learned_from_a_throttled_page_shrinks_the_next_try(
+    sim: ShopifySimulator, store: ShopifyStore, make_store: StoreFactory, connection: ConnectionInfo
+) -> None:
+    orders = [await imported(sim, store, connection, f"S{i}") for i in range(4)]
+    for order in orders:
+        sim.fulfill(order, tracking_numbers=["T", "R"])
+    sim.set_throttle(bucket_size=200, restore_rate=2000)
+    fresh = await make_store(sim)  # knows nothing about the bucket yet
+    start = len(sim.recorder.exchanges)
+    assert len(await shipments(fresh, connection)) == 4
+
+    calls = graphql_calls(sim, start)
+    assert names(calls) == ["ShippedOrders"] * 3
+    assert [variables["first"] for _, variables, _ in calls] == [16, 3, 3]
+    assert calls[0][2]["actualQueryCost"] is None  # THROTTLED: 978 points can never fit 200
+    assert sim.stats.throttled == 1
+
+
+async def test_an_order_with_more_fulfillments_than_read_inline(
+    sim: ShopifySimulator, store: ShopifyStore, connection: ConnectionInfo
+) -> None:
+    ref = await store.create_order(connection, make_order("MULTI", [("SKU-1", 5, "49.95")]))
+    parts = [
+        sim.fulfill(ref.store_order_id, {"SKU-1": 1}, tracking_numbers=[f"T{i}", f"R{i}"]) for i in range(5)
+    ]
+    sim.shop.cancel_fulfillment(parts[3].id)
+    start = len(sim.recorder.exchanges)
+    found = {s.shipment_id: s for s in await shipments(store, connection)}
+
+    expected = [part for index, part in enumerate(parts) if index != 3]
+    assert sorted(found) == sorted(f"gid://shopify/Fulfillment/{part.id}" for part in expected)
+    for index, part in enumerate(parts):
+        if index == 3:
+            continue
+        shipment = found[f"gid://shopify/Fulfillment/{part.id}"]
+        assert (shipment.tracking_code, shipment.return_tracking_code) == (f"T{index}", f"R{index}")
+        assert shipment.lines == (ShipmentLine(line_id="L1", quantity=1),)
+    calls = graphql_calls(sim, start)
+    # three read inline; the full list, then the details of the fifth (the fourth is cancelled)
+    assert names(calls) == ["ShippedOrders", "OrderFulfillments", "FulfillmentDetail"]
+    assert calls[2][1] == {"id": f"gid://shopify/Fulfillment/{parts[4].id}", "after": None}
+
+
+@pytest.mark.parametrize("limit", [1000, 500, 200, 100])
+def test_shipped_orders_cost_as_the_simulator_counts_it(limit: int) -> None:
+    schema = load_schema()
+    document = parse(documents.SHIPPED_ORDERS)
+    operation = get_operation_ast(document)
+    assert operation is not None
+    first = documents.shipped_orders_page_size(limit)
+
+    def cost(size: int) -> int:
+        return query_cost(schema, document, operation, {"query": "", "first": size})
+
+    assert cost(first) == documents.shipped_orders_cost(first) <= min(limit, 1000)
+    assert cost(first + 1) > limit  # the largest page that fits
+    detail = parse(documents.FULFILLMENT_DETAIL)
+    detail_operation = get_operation_ast(detail)
+    assert detail_operation is not None
+    assert query_cost(schema, detail, detail_operation, {"id": "x"}) == documents.FULFILLMENT_DETAIL_COST
+    listing = parse(documents.ORDER_FULFILLMENTS)
+    listing_operation = get_operation_ast(listing)
+    assert listing_operation is not None
+    size = documents.order_fulfillments_first(limit)
+    assert query_cost(schema, listing, listing_operation, {"id": "x", "first": size}) == 1 + size <= limit
