@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import certifi
@@ -19,18 +18,10 @@ __all__ = ["ClientFactory", "InstrumentedTransport", "client_factory"]
 class InstrumentedTransport(httpx.AsyncBaseTransport):
     """Wraps a transport; measures each request and reports it to metrics and the exchange recorder."""
 
-    def __init__(
-        self,
-        inner: httpx.AsyncBaseTransport,
-        system: str,
-        metrics: Metrics | None,
-        release: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport, system: str, metrics: Metrics | None) -> None:
         self.inner = inner
         self.system = system
         self.metrics = metrics
-        #: Called instead of closing ``inner`` when ``inner`` is a pool shared with other clients.
-        self._release = release
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         start = time.monotonic()
@@ -66,12 +57,7 @@ class InstrumentedTransport(httpx.AsyncBaseTransport):
             )
 
     async def aclose(self) -> None:
-        if self._release is None:
-            await self.inner.aclose()
-            return
-        release, self._release = self._release, None
-        if release is not None:
-            await release()
+        await self.inner.aclose()
 
 
 _SSL_CONTEXT: ssl.SSLContext | None = None
@@ -86,65 +72,35 @@ def shared_ssl_context() -> ssl.SSLContext:
     return _SSL_CONTEXT
 
 
-#: Arguments that configure the transport itself: a client given any of them gets a pool of its own.
-TRANSPORT_OPTIONS = ("verify", "cert", "http1", "http2", "limits", "proxy", "retries", "uds", "local_address")
-
-#: The shared pool: as many connections as requests need at once (as a pool per client allowed), and at most
-#: this many idle keep-alive connections kept for reuse across all clients.
-SHARED_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=5.0)
+#: Each client's own pool. One pool shared by every client was tried and measured: httpcore scans every pooled
+#: connection for every queued request whenever a request starts or ends, so with thousands of connections a
+#: shared pool's scans took 99 % of the daemon's CPU while the simulators idled. A pool per client stays tiny;
+#: it keeps at most 2 idle connections.
+CLIENT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=2, keepalive_expiry=5.0)
 
 
 class ClientFactory:
-    """The ``PluginContext.http_client_factory`` of a daemon: instrumented ``httpx.AsyncClient``\\ s.
-
-    Clients that do not configure the transport (no ``verify``, ``cert``, ``limits``, ``proxy``, … — see
-    :data:`TRANSPORT_OPTIONS`) share one connection pool: keep-alive connections to a host are reused by every
-    connection that talks to it, instead of each client opening (and keeping) its own. Closing a client releases
-    its share; the pool closes with the last client. Clients with transport options get a pool of their own, as
-    do clients given a ``transport``.
-    """
+    """The ``PluginContext.http_client_factory`` of a daemon: instrumented ``httpx.AsyncClient``\\ s, each with
+    its own small connection pool on the process's one TLS context (unless given ``verify`` or a
+    ``transport``)."""
 
     def __init__(self, metrics: Metrics | None, default_timeout: float = 30.0) -> None:
         self.metrics = metrics
         self.default_timeout = default_timeout
-        self._pool: httpx.AsyncHTTPTransport | None = None
-        self._users = 0
 
     def __call__(self, system: str, **kwargs: Any) -> httpx.AsyncClient:
-        options = {key: kwargs.pop(key) for key in TRANSPORT_OPTIONS if key in kwargs}
         inner = kwargs.pop("transport", None)
-        release: Callable[[], Awaitable[None]] | None = None
-        if inner is None and not options:
-            inner, release = self._share(), self._release
-        elif inner is None:
-            if options.get("verify") is None:
-                options["verify"] = shared_ssl_context()
-            options.setdefault("retries", 0)
-            inner = httpx.AsyncHTTPTransport(**options)
+        if inner is None:
+            verify = kwargs.pop("verify", None)
+            inner = httpx.AsyncHTTPTransport(
+                retries=0,
+                verify=shared_ssl_context() if verify is None else verify,
+                limits=kwargs.pop("limits", CLIENT_LIMITS),
+                **{key: kwargs.pop(key) for key in ("cert", "http1", "http2", "proxy") if key in kwargs},
+            )
         kwargs.setdefault("timeout", self.default_timeout)
         kwargs.setdefault("headers", {})
-        return httpx.AsyncClient(
-            transport=InstrumentedTransport(inner, system, self.metrics, release), **kwargs
-        )
-
-    @property
-    def shared_clients(self) -> int:
-        """Clients currently using the shared pool."""
-        return self._users
-
-    def _share(self) -> httpx.AsyncHTTPTransport:
-        if self._pool is None:
-            self._pool = httpx.AsyncHTTPTransport(
-                retries=0, verify=shared_ssl_context(), limits=SHARED_LIMITS
-            )
-        self._users += 1
-        return self._pool
-
-    async def _release(self) -> None:
-        self._users -= 1
-        if self._users <= 0 and self._pool is not None:
-            pool, self._pool, self._users = self._pool, None, 0
-            await pool.aclose()
+        return httpx.AsyncClient(transport=InstrumentedTransport(inner, system, self.metrics), **kwargs)
 
 
 def client_factory(metrics: Metrics | None, default_timeout: float = 30.0) -> ClientFactory:
