@@ -136,6 +136,10 @@ class DaemonConfig(BaseModel):
     stop_timeout: Duration = 20.0
     #: SQLite ``PRAGMA synchronous`` of the journal.
     sqlite_synchronous: Literal["full", "normal"] = "full"
+    #: Connections started per second (plugin start-up, then the first run of every job), so that thousands
+    #: of connections do not reach the remote APIs and this machine in the same second; their later runs keep
+    #: the spread.
+    start_rate: Annotated[float, AfterValidator(_positive)] = 100.0
 
 
 class LogConfig(BaseModel):
