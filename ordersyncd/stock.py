@@ -27,7 +27,7 @@ from .model import Order, StockItemResult, StockItemStatus, StockLevel
 from .pipeline import SHARED_RNG, ConnectionDown, backoff_delay
 from .plugin_host import ConnectionPlugins, iterate
 
-__all__ = ["StockCache", "StockRun", "StockSync", "product_key"]
+__all__ = ["KEEP_IN_MEMORY_BELOW", "StockCache", "StockRun", "StockSync", "product_key"]
 
 log = structlog.get_logger("ordersyncd.stock")
 
@@ -59,6 +59,18 @@ class StockCache:
         if store not in self._store:
             self._store[store] = await self.journal.all_store_quantities(store)
         return self._store[store]
+
+    def forget(self, account: str, store: str) -> None:
+        """Drop what is held for ``account`` and ``store``; the next use reads it from the journal again."""
+        self._records.pop(account, None)
+        self._store.pop(store, None)
+
+
+#: A connection whose stock job runs less often than this (seconds) does not keep its account's and store's
+#: stock state in memory between runs: the next run reads it from the journal (one query each). With thousands
+#: of connections the cached state of every catalog was most of the daemon's memory (200 products x 5,000
+#: stores: about 1 GB), while a run every 15 minutes gains nothing from keeping it.
+KEEP_IN_MEMORY_BELOW = 600.0
 
 
 @dataclass
@@ -93,6 +105,9 @@ class StockSync:
         self.store = plugins.settings.store
         self.buffer = plugins.settings.stock_buffer
         self.full_interval = plugins.settings.full_stock_push
+        intervals = getattr(plugins.settings, "intervals", None)
+        #: How often the stock job runs (decides whether its state stays in memory between runs).
+        self.interval = float(getattr(intervals, "sync_stock", 0.0))
         #: Names of every connection of the same store (their unimported orders reserve units too).
         self.store_connections = store_connections or (lambda: [self.name])
         self.clock = clock
@@ -112,6 +127,9 @@ class StockSync:
         except (AuthenticationError, RateLimited) as error:
             retry_after = error.retry_after if isinstance(error, RateLimited) else None
             raise ConnectionDown(f"{type(error).__name__}: {error.message}", retry_after) from error
+        finally:
+            if self.interval >= KEEP_IN_MEMORY_BELOW:
+                self.cache.forget(self.account, self.store)
 
     async def _run(self, full: bool | None) -> StockRun:
         async with self.lock:

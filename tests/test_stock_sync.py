@@ -141,3 +141,22 @@ async def test_a_stock_only_connection_imports_no_orders(fake_backend: FakeBacke
     assert total == 0
     assert fake_backend.world.state()["store_orders"] == [] and fake_backend.world.acks == {}
     assert len(fake_backend.world.stock_calls[0]) == 20
+
+
+@pytest.mark.parametrize(("interval", "kept"), [("1h", False), ("5s", True)])
+async def test_stock_state_stays_in_memory_only_for_frequent_runs(
+    fake_backend: FakeBackend, tmp_path: Path, interval: str, kept: bool
+):
+    intervals = ONLY_STARTUP_STOCK.replace('sync_stock = "1h"', f'sync_stock = "{interval}"')
+    config = write_config(tmp_path, fake_backend.base_url, intervals=intervals)
+    async with running(config) as daemon:
+        await stock_runs(daemon, "fake", 1)
+        worker = daemon.workers["fake"]
+        cache = worker.stock.cache
+        assert (worker.stock.account in cache._records) is kept
+        assert (worker.stock.store in cache._store) is kept
+        # Either way a second run knows what was pushed: an unchanged catalog sends nothing.
+        calls = len(fake_backend.world.stock_calls)
+        worker.trigger(("sync_stock",))
+        await stock_runs(daemon, "fake", 2)
+        assert len(fake_backend.world.stock_calls) == calls
