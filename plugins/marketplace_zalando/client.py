@@ -1,4 +1,5 @@
-"""HTTP access to zDirect: OAuth2 client-credentials tokens, ``X-Flow-Id``, 429 handling, error classes."""
+"""HTTP access to zDirect: OAuth2 client-credentials tokens, ``X-Flow-Id``, pacing of the documented quotas, 429
+handling, error classes."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from ordersyncd.plugin import (
     retry_after_seconds,
 )
 
+from .quota import QuotaRegistry, SlidingWindow, quota_of, quota_registry
+
 __all__ = ["JSONAPI", "TokenCache", "ZDirectClient", "token_cache"]
 
 log = structlog.get_logger("ordersyncd.plugins.zalando")
@@ -41,11 +44,14 @@ class ZDirectClient:
     """Authenticated zDirect requests over the ``httpx.AsyncClient`` the core provides.
 
     Every request carries a fresh ``X-Flow-Id`` (logged with the outcome). A 401 drops the cached token and
-    retries once with a new one. A 429 waits ``Retry-After`` seconds and retries while the total wait stays
-    within ``max_rate_limit_wait``; beyond that :class:`RateLimited` goes to the core. Other failures are
-    classified: 401/403 → :class:`AuthenticationError`; 408, 5xx, transport errors and garbage →
-    :class:`TransientError`; other 4xx → :class:`PermanentOrderError` (callers may take specific
-    statuses through ``expect``).
+    retries once with a new one. Requests of a paced quota (``quotas``: requests per minute by
+    :func:`.quota.quota_of` name) first wait for a slot in the account's sliding window (shared through
+    ``registry`` by every client of the same client id and base URL). A 429 waits ``Retry-After`` seconds and
+    retries while the total wait (pacing included) stays within ``max_rate_limit_wait``; beyond that
+    :class:`RateLimited` goes to the core. A 429 announcing (``X-Rate-Limit``) a smaller quota than configured
+    lowers the pacing to it. Other failures are classified: 401/403 → :class:`AuthenticationError`; 408, 5xx,
+    transport errors and garbage → :class:`TransientError`; other 4xx → :class:`PermanentOrderError` (callers
+    may take specific statuses through ``expect``).
     """
 
     def __init__(
@@ -59,6 +65,8 @@ class ZDirectClient:
         sleep: Sleep = anyio.sleep,
         clock: Clock = time.monotonic,
         cache: TokenCache = token_cache,
+        quotas: Mapping[str, int] | None = None,
+        registry: QuotaRegistry = quota_registry,
     ) -> None:
         self.http = http
         self._client_id = client_id
@@ -70,6 +78,10 @@ class ZDirectClient:
         self._cache = cache
         #: Until when (clock) every request of this account waits after a 429 (one quota, shared).
         self._paused_until = 0.0
+        #: The account's sliding windows by paced quota.
+        self.windows: dict[str, SlidingWindow] = {
+            quota: registry.window(self._key, quota, limit) for quota, limit in (quotas or {}).items()
+        }
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -139,6 +151,9 @@ class ZDirectClient:
         expect: tuple[int, ...] = (),
     ) -> httpx.Response:
         """Send one request; return the response when 2xx or its status is in ``expect``, else raise."""
+        quota = quota_of(method, path, params)
+        window = self.windows.get(quota) if quota is not None else None
+        body = None if json_body is None else _dumps(json_body)
         waited = 0.0
         renewed = False
         while True:
@@ -148,44 +163,72 @@ class ZDirectClient:
                 # another 429 (they all share one quota).
                 await self.sleep(pause)
                 waited += pause
-            token = await self.token()
-            flow_id = str(uuid.uuid4())
-            headers = {"Authorization": f"Bearer {token}", "X-Flow-Id": flow_id, "Accept": accept}
-            if json_body is not None:
-                headers["Content-Type"] = content_type
-            try:
-                response = await self.http.request(
-                    method,
-                    path,
-                    params=params,
-                    headers=headers,
-                    content=None if json_body is None else _dumps(json_body),
-                )
-            except httpx.HTTPError as error:
-                log.info(
-                    "zalando request failed",
-                    method=method,
-                    path=path,
-                    flow_id=flow_id,
-                    error=type(error).__name__,
-                )
-                raise TransientError(
-                    f"{SYSTEM}: {method} {path} failed ({type(error).__name__}, flow id {flow_id})"
-                ) from None
-            log.debug(
-                "zalando request", method=method, path=path, status=response.status_code, flow_id=flow_id
-            )
+            if window is None:
+                token, response = await self._send(method, path, params, body, content_type, accept)
+            else:
+                waited += await window.acquire(self.clock, self.sleep, self._max_wait - waited)
+                try:
+                    token, response = await self._send(method, path, params, body, content_type, accept)
+                finally:
+                    window.release(self.clock())
             status = response.status_code
             if status == 401 and not renewed:
                 self._cache.drop(self._key, token)
                 renewed = True
                 continue
             if status == 429:
+                if window is not None:
+                    self._announced(window, quota, response)
                 waited = await self._wait_rate_limit(response, waited)
                 continue
             if 200 <= status < 300 or status in expect:
                 return response
-            raise self._classify(response, flow_id)
+            raise self._classify(response, response.request.headers.get("X-Flow-Id", ""))
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        content_type: str,
+        accept: str,
+    ) -> tuple[str, httpx.Response]:
+        """One authenticated exchange; returns the token used and the response."""
+        token = await self.token()
+        flow_id = str(uuid.uuid4())
+        headers = {"Authorization": f"Bearer {token}", "X-Flow-Id": flow_id, "Accept": accept}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        try:
+            response = await self.http.request(method, path, params=params, headers=headers, content=body)
+        except httpx.HTTPError as error:
+            log.info(
+                "zalando request failed",
+                method=method,
+                path=path,
+                flow_id=flow_id,
+                error=type(error).__name__,
+            )
+            raise TransientError(
+                f"{SYSTEM}: {method} {path} failed ({type(error).__name__}, flow id {flow_id})"
+            ) from None
+        log.debug("zalando request", method=method, path=path, status=response.status_code, flow_id=flow_id)
+        return token, response
+
+    @staticmethod
+    def _announced(window: SlidingWindow, quota: str | None, response: httpx.Response) -> None:
+        """Pace to the quota a 429 announces when it is lower than the configured one."""
+        try:
+            limit = int(response.headers.get("X-Rate-Limit", ""))
+        except ValueError:
+            return
+        if window.announce(limit):
+            log.warning(
+                "zalando quota lower than configured; pacing to the limit the API announced",
+                quota=quota,
+                limit=limit,
+            )
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Like :meth:`request` and return the decoded JSON body (garbage → :class:`TransientError`)."""

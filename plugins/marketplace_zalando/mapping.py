@@ -19,7 +19,15 @@ from ordersyncd.plugin import (
 
 from .orders import parse_time
 
-__all__ = ["ACTIVE_LINE_STATUSES", "ORDER_TYPE_CODES", "build_order", "merchant_order_id"]
+__all__ = [
+    "ACTIVE_LINE_STATUSES",
+    "ORDER_TYPE_CODES",
+    "build_order",
+    "item_id_of",
+    "merchant_order_id",
+    "order_line_id",
+    "unit_line_items",
+]
 
 #: zDirect ``order_type`` → the core's order type.
 ORDER_TYPE_CODES = {"PartnerFulfilled": "FBR", "ZalandoFulfilled": "FBZ"}
@@ -34,6 +42,23 @@ _ADDRESS_KINDS: dict[str, Literal["pickup_point", "pack_station"]] = {
 def merchant_order_id(number: str) -> str:
     """The store order number made alphanumeric, as zDirect requires for ``merchant_order_id``."""
     return "".join(ch for ch in number if ch.isascii() and ch.isalnum())
+
+
+def order_line_id(item_id: str, group: int) -> str:
+    """The :attr:`OrderLine.line_id` of an order item's price group: the item id for the first group,
+    ``"{item_id}:{group}"`` for the further ones (units of one article sold at different prices)."""
+    return item_id if group == 0 else f"{item_id}:{group}"
+
+
+def item_id_of(line_id: str) -> str:
+    """The zDirect order item id an :attr:`OrderLine.line_id` was built from (inverse of :func:`order_line_id`)."""
+    item_id, colon, group = line_id.rpartition(":")
+    return item_id if colon and item_id and group.isdigit() else line_id
+
+
+def unit_line_items(order: Order) -> dict[str, str]:
+    """Every unit line id of a mapped order → the order item id it belongs to (for the line PATCH path)."""
+    return {unit: item_id_of(line.line_id) for line in order.lines for unit in line.marketplace_line_ids}
 
 
 def _money(value: Any, where: str) -> Money:
@@ -90,7 +115,7 @@ def _lines(payload: Mapping[str, Any], identifier: str) -> list[OrderLine]:
         for index, (price, line_ids) in enumerate(groups.items()):
             result.append(
                 OrderLine(
-                    line_id=item_id if index == 0 else f"{item_id}:{index}",
+                    line_id=order_line_id(item_id, index),
                     marketplace_line_ids=tuple(line_ids),
                     sku=external if identifier == "sku" else "",
                     ean=external if identifier == "ean" else "",

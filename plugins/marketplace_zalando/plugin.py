@@ -31,7 +31,7 @@ from ordersyncd.plugin import (
 )
 
 from .client import ZDirectClient
-from .mapping import build_order, merchant_order_id
+from .mapping import build_order, merchant_order_id, unit_line_items
 from .orders import fetch_window
 from .settings import ORDER_TYPES, ZalandoSettings
 from .stock import StockPusher, WindowBudget
@@ -118,6 +118,7 @@ class ZalandoMarketplace(MarketplacePlugin[ZalandoSettings]):
             max_rate_limit_wait=settings.max_rate_limit_wait,
             sleep=lambda seconds: self.sleep(seconds),
             clock=lambda: self.clock(),
+            quotas=settings.request_quotas,
         )
 
     @property
@@ -339,10 +340,79 @@ class ZalandoMarketplace(MarketplacePlugin[ZalandoSettings]):
         return tracking, returning
 
     @hookimpl
-    async def on_shipped(self, connection: ConnectionInfo, order: Order, shipment: Shipment) -> None:
+    async def on_shipped(
+        self, connection: ConnectionInfo, order: Order, shipment: Shipment, attempt: int
+    ) -> None:
         if order.order_type == "FBZ":
             return  # shipped by Zalando; read-only
         tracking, returning = await self._codes(order, shipment)
+        unseen = attempt == 1 and self._unseen(order, shipment)
+        if unseen and await self._report_unread(order, shipment, tracking, returning):
+            return
+        await self._report_read_first(order, shipment, tracking, returning)
+
+    @staticmethod
+    def _unseen(order: Order, shipment: Shipment) -> bool:
+        """Whether Zalando can hold nothing of this report but what the plugin sent itself: the order was not
+        exported when it was imported (no other tool or person had claimed it, so none can have set tracking
+        numbers, which Zalando would keep silently over ours) and the shipment covers the whole order (a
+        partial one may follow another shipment of the order, whose units and codes must be read)."""
+        if order.attributes.get("exported") != "false":
+            return False
+        if not shipment.lines:
+            return True
+        quantities: dict[str, int] = {}
+        for part in shipment.lines:
+            quantities[part.line_id] = quantities.get(part.line_id, 0) + part.quantity
+        known = {line.line_id for line in order.lines}
+        return set(quantities) <= known and all(
+            quantities.get(line.line_id, 0) >= len(line.marketplace_line_ids) for line in order.lines
+        )
+
+    @staticmethod
+    def _tracking_body(order: Order, tracking: str, returning: str) -> dict[str, Any]:
+        attributes = {"tracking_number": tracking, "return_tracking_number": returning}
+        return {"data": {"type": "Order", "id": order.order_id, "attributes": attributes}}
+
+    async def _report_unread(self, order: Order, shipment: Shipment, tracking: str, returning: str) -> bool:
+        """First report of a shipment nothing can have sent before: both tracking numbers, the shipping gap,
+        then every unit line ``shipped``, without reading the order. False (read first, then) when Zalando
+        refuses the tracking numbers or a line: the order is not what the import said."""
+        response = await self.client.request(
+            "PATCH",
+            self._order_path(order.order_id),
+            json_body=self._tracking_body(order, tracking, returning),
+            expect=(403, 409, 422),
+        )
+        if response.status_code in (403, 409, 422):
+            log.info(
+                "zalando tracking numbers refused; reading the order",
+                order_id=order.order_id,
+                status=response.status_code,
+            )
+            return False
+        await self.sleep(self.settings.shipping_gap_seconds)
+        item_of = unit_line_items(order)
+        for line_id in self._shipped_line_ids(order, shipment, {}):
+            path = f"{self._order_path(order.order_id)}/items/{item_of[line_id]}/lines/{line_id}"
+            body = {"data": {"type": "OrderLine", "id": line_id, "attributes": {"status": "shipped"}}}
+            response = await self.client.request("PATCH", path, json_body=body, expect=(403, 409))
+            if response.status_code in (403, 409):
+                # Already moved by someone else: whoever did may have set other tracking numbers too.
+                log.info(
+                    "zalando line refused; reading the order",
+                    order_id=order.order_id,
+                    line_id=line_id,
+                    status=response.status_code,
+                )
+                return False
+        return True
+
+    async def _report_read_first(
+        self, order: Order, shipment: Shipment, tracking: str, returning: str
+    ) -> None:
+        """Read the order with its lines, send the tracking numbers unless Zalando has them, wait the shipping
+        gap after sending them, and PATCH the shipment's lines that are not shipped yet."""
         current = await self._read_order(order.order_id, include="order_items,order_lines")
         attributes = current.get("attributes") or {}
         if attributes.get("order_type") == "ZalandoFulfilled":
@@ -358,13 +428,7 @@ class ZalandoMarketplace(MarketplacePlugin[ZalandoSettings]):
                     f"zalando: order {order.number} already has other tracking numbers; zDirect keeps "
                     "the first values, so the new ones are not sent"
                 )
-            body = {
-                "data": {
-                    "type": "Order",
-                    "id": order.order_id,
-                    "attributes": {"tracking_number": tracking, "return_tracking_number": returning},
-                }
-            }
+            body = self._tracking_body(order, tracking, returning)
             await self.client.request("PATCH", self._order_path(order.order_id), json_body=body)
             await self.sleep(self.settings.shipping_gap_seconds)
         status_of: dict[str, tuple[str, str]] = {}

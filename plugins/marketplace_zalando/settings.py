@@ -9,12 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ordersyncd.plugin import Secret, require_https
 
-__all__ = ["BASE_URLS", "ORDER_TYPES", "RETURN_REASONS", "ZalandoSettings"]
+__all__ = ["BASE_URLS", "DOCUMENTED_QUOTAS", "ORDER_TYPES", "RETURN_REASONS", "ZalandoSettings"]
 
 #: zDirect base URL per mode (same paths on both hosts).
 BASE_URLS = {
     "production": "https://api.merchants.zalando.com",
     "sandbox": "https://api-sandbox.merchants.zalando.com",
+}
+
+#: Requests per minute per Fashion Partner, as documented (reference §6), by mode and quota: ``patch`` = "PATCH
+#: (order or line)", ``orders_list`` = "GET multiple orders" (paced only when configured: see
+#: :attr:`ZalandoSettings.request_quotas`).
+DOCUMENTED_QUOTAS = {
+    "sandbox": {"patch": 40, "orders_list": 10},
+    "production": {"patch": 2000, "orders_list": 40},
 }
 
 #: Connection order types and the matching zDirect ``order_type`` values.
@@ -62,6 +70,8 @@ class ZalandoSettings(BaseModel):
     initial_lookback_days: int = Field(default=7, ge=1, le=365)
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     max_rate_limit_wait: float = Field(default=60.0, ge=0, le=3600)
+    patch_requests_per_minute: int | None = Field(default=None, ge=1, le=100_000)
+    order_list_requests_per_minute: int | None = Field(default=None, ge=1, le=100_000)
 
     @field_validator("merchant_id")
     @classmethod
@@ -107,6 +117,15 @@ class ZalandoSettings(BaseModel):
     def api_base_url(self) -> str:
         """The base URL in use: ``base_url`` when set (simulators), else the mode's host."""
         return self.base_url or BASE_URLS[self.mode]
+
+    @property
+    def request_quotas(self) -> dict[str, int]:
+        """Requests per minute the client paces itself to, by quota: PATCH requests always (the setting, else
+        the mode's documented value), order list calls only when ``order_list_requests_per_minute`` is set."""
+        quotas = {"patch": self.patch_requests_per_minute or DOCUMENTED_QUOTAS[self.mode]["patch"]}
+        if self.order_list_requests_per_minute is not None:
+            quotas["orders_list"] = self.order_list_requests_per_minute
+        return quotas
 
     @property
     def return_reason_code(self) -> int:

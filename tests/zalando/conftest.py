@@ -13,6 +13,7 @@ import pytest
 from ordersyncd.plugin import ConnectionInfo, PluginContext
 from ordersyncd_plugins.marketplace_zalando import ZalandoMarketplace
 from ordersyncd_plugins.marketplace_zalando.client import token_cache
+from ordersyncd_plugins.marketplace_zalando.quota import quota_registry
 from ordersyncd_plugins.marketplace_zalando.simulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -48,9 +49,12 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_tokens() -> Iterator[None]:
+    """Tokens and pacing windows are process-wide: every test starts without them."""
     token_cache.clear()
+    quota_registry.clear()
     yield
     token_cache.clear()
+    quota_registry.clear()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import pytest
 
 from ordersyncd.plugin import PermanentOrderError, RawOrder
 from ordersyncd_plugins.marketplace_zalando import ZalandoMarketplace
+from ordersyncd_plugins.marketplace_zalando.mapping import item_id_of, order_line_id, unit_line_items
 from ordersyncd_plugins.marketplace_zalando.simulator import ZalandoSimulator
 
 from .conftest import PluginFactory, connection
@@ -161,6 +162,36 @@ async def test_map_order_groups_unit_lines_and_keeps_every_line_id(plugin: Zalan
     assert mapped.total.amount == Decimal("3.90") + 3 * Decimal("49.95") + Decimal("9.99")
     assert mapped.customer.email == order.customer_email
     assert mapped.attributes["sales_channel_id"] == order.sales_channel_id
+
+
+ITEM = "3f1c8e2a-9b7d-4c6e-8a5f-1d2e3f4a5b6c"
+
+
+@pytest.mark.parametrize(("group", "line_id"), [(0, ITEM), (1, f"{ITEM}:1"), (12, f"{ITEM}:12")])
+def test_order_line_id_and_item_id_of_are_inverse(group: int, line_id: str) -> None:
+    assert order_line_id(ITEM, group) == line_id
+    assert item_id_of(line_id) == ITEM
+
+
+@pytest.mark.parametrize("odd", ["plain-id", "a:b", ":3", "x:"])
+def test_item_id_of_leaves_other_ids_alone(odd: str) -> None:
+    assert item_id_of(odd) == odd
+
+
+async def test_unit_lines_of_every_price_group_map_to_their_item(plugin: ZalandoMarketplace, sim) -> None:
+    order = sim.state.add_order(
+        modified_at=T0,
+        articles=[
+            ("4063614512884", "AR1-Q11", Decimal("49.95"), 3),
+            ("4063614512891", "AR2-Q11", Decimal("9.99"), 1),
+        ],
+    )
+    first, second = order.items
+    first.lines[1].price = Decimal("44.95")  # one unit at another price: a second order line of the item
+    (raw,) = await _fetch(plugin, T0 - timedelta(seconds=1), T0)
+    mapped = plugin.map_order(connection(), raw)
+    assert [line.line_id for line in mapped.lines] == [first.item_id, f"{first.item_id}:1", second.item_id]
+    assert unit_line_items(mapped) == {line.line_id: line.item_id for line in order.lines()}
 
 
 async def test_map_order_product_identifier_ean(make_plugin: PluginFactory, sim) -> None:

@@ -59,8 +59,24 @@ async def test_documented_sandbox_list_limit_is_respected(make_plugin: PluginFac
     await plugin.startup()
     start = clock.now
     assert await _fetch(plugin) == [o.order_id for o in orders]
-    assert any(e.status == 429 for e in sim.recorder.exchanges)
+    assert any(e.status == 429 for e in sim.recorder.exchanges)  # list calls are not paced by default
     assert clock.now - start >= 120  # 25 list calls at 10/min span three windows
+    await plugin.shutdown()
+
+
+async def test_paced_list_calls_stay_inside_the_sandbox_list_limit(
+    make_plugin: PluginFactory, sim, clock
+) -> None:
+    sim.state.set_rate_limits("sandbox")  # 10 order lists per minute
+    orders = sim.state.generate_orders(25, start=T0)
+    plugin = make_plugin(page_size=1, max_rate_limit_wait=600, order_list_requests_per_minute=10)
+    await plugin.startup()
+    start = clock.now
+    assert await _fetch(plugin) == [o.order_id for o in orders]
+    lists = [e for e in sim.recorder.exchanges if e.path.endswith("/orders")]
+    assert len(lists) == 25
+    assert not any(e.status == 429 for e in sim.recorder.exchanges)  # paced, not throttled
+    assert clock.now - start == pytest.approx(120)  # 10 now, 10 a minute later, 5 after two minutes
     await plugin.shutdown()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 
 from ordersyncd.plugin import AuthenticationError, ConnectionInfo, PluginContext
 from ordersyncd_plugins.marketplace_zalando import ZalandoMarketplace
+from ordersyncd_plugins.marketplace_zalando.settings import ZalandoSettings
 from ordersyncd_plugins.marketplace_zalando.simulator import MERCHANT_A, MERCHANT_B, SALES_CHANNELS
 
 from .conftest import FakeClock, PluginFactory, connection
@@ -62,6 +64,8 @@ def test_minimal_config_is_valid_and_defaults_are_safe(tmp_path: Path) -> None:
         ({"shipping_gap_seconds": -1}, "shipping_gap_seconds", "greater than or equal"),
         ({"zss": True, "order_types": ["FBZ"]}, "zss", "FBR"),
         ({"surprise": 1}, "surprise", "unknown key"),
+        ({"patch_requests_per_minute": 0}, "patch_requests_per_minute", "greater than or equal to 1"),
+        ({"order_list_requests_per_minute": "many"}, "order_list_requests_per_minute", "integer"),
     ],
 )
 def test_invalid_settings_name_key_and_reason(
@@ -70,6 +74,37 @@ def test_invalid_settings_name_key_and_reason(
     problems = _problems({**BASE, **override}, tmp_path)
     assert path in problems, problems
     assert fragment in problems[path]
+
+
+@pytest.mark.parametrize(
+    ("override", "quotas"),
+    [
+        ({"mode": "sandbox"}, {"patch": 40}),
+        ({"mode": "production"}, {"patch": 2000}),
+        (
+            {"mode": "production", "patch_requests_per_minute": 500, "order_list_requests_per_minute": 20},
+            {"patch": 500, "orders_list": 20},
+        ),
+    ],
+)
+def test_patch_pacing_follows_the_mode_and_list_pacing_is_opt_in(
+    tmp_path: Path, override: dict[str, object], quotas: dict[str, int]
+) -> None:
+    context = PluginContext(
+        name="zal",
+        kind="marketplace",
+        state_dir=tmp_path,
+        http_client_factory=lambda system, **kw: httpx.AsyncClient(),
+    )
+    plugin = ZalandoMarketplace(name="zal", config={**BASE, **override}, context=context)
+    assert plugin.validate_config() == []
+    assert plugin.settings.request_quotas == quotas
+
+
+def test_every_setting_is_in_the_plugin_docs_table() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "plugins" / "zalando.md"
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", doc.read_text(encoding="utf-8"), re.M))
+    assert set(ZalandoSettings.model_fields) - documented == set()
 
 
 def test_missing_client_secret_is_reported(tmp_path: Path) -> None:

@@ -181,6 +181,31 @@ async def test_tracking_first_value_wins(api: httpx.AsyncClient, sim) -> None:
     assert (attributes["tracking_number"], attributes["return_tracking_number"]) == ("T1", "R1")
 
 
+async def test_lines_shipped_are_recorded_with_the_time_since_both_tracking_numbers(
+    api: httpx.AsyncClient, sim, clock
+) -> None:
+    order = sim.state.add_order(modified_at=T0, articles=[("4063614512884", "A", Decimal("5.00"), 2)])
+    path = f"{ORDERS}/{order.order_id}"
+    first, second = order.items[0].lines
+
+    async def ship(line) -> int:
+        line_path = f"{path}/items/{line.item_id}/lines/{line.line_id}"
+        return (
+            await api.patch(line_path, **_patch("OrderLine", line.line_id, {"status": "shipped"}))
+        ).status_code
+
+    await api.patch(path, **_patch("Order", order.order_id, {"merchant_order_id": "A1"}))
+    await api.patch(path, **_patch("Order", order.order_id, {"tracking_number": "T1"}))
+    assert await ship(first) == 204  # not refused: zDirect documents the order of calls, not a refusal
+    await api.patch(path, **_patch("Order", order.order_id, {"return_tracking_number": "R1"}))
+    clock.now += 7
+    assert await ship(second) == 204
+    assert sim.state.line_shipments == [
+        (order.order_id, first.line_id, None),
+        (order.order_id, second.line_id, 7.0),
+    ]
+
+
 @pytest.mark.invalid_requests
 async def test_stock_errors_are_problem_json(api: httpx.AsyncClient) -> None:
     path = f"/merchants/{MERCHANT_A}/stocks"

@@ -231,6 +231,7 @@ def build_routes(sim: SimulatorState) -> Starlette:
                 if problem_errors:
                     return problem(401, "Unauthorized", "missing, invalid or expired access token")
                 return jsonapi_error(401, "Unauthorized", "missing, invalid or expired access token")
+            await request.body()  # received in full, also when throttled (so recorders keep it)
             limited = throttled(request, quota_of(request))
             if limited is not None:
                 return limited
@@ -477,8 +478,10 @@ def build_routes(sim: SimulatorState) -> Starlette:
                 )
             )
             for key, value in tracking.items():
-                if not getattr(order, key):  # first value wins
+                if not getattr(order, key):  # first value wins (later values are accepted and ignored)
                     setattr(order, key, value)
+            if order.tracking_set_at is None and order.tracking_number and order.return_tracking_number:
+                order.tracking_set_at = sim.monotonic()
         order.modified_at = sim.now()
         location = f"{base_of(request)}{request.url.path}"
         return Response(status_code=204, headers={"Location": location})
@@ -539,6 +542,9 @@ def build_routes(sim: SimulatorState) -> Starlette:
             return jsonapi_error(403, "Forbidden", f"transition {line.status} -> {target} is not allowed")
         line.status, line.modified_at = str(target), sim.now()
         line.reason = attributes.get("reason")
+        if target == "shipped":
+            since = None if order.tracking_set_at is None else sim.monotonic() - order.tracking_set_at
+            sim.line_shipments.append((order.order_id, line.line_id, since))
         if all(x.status in ("shipped", "canceled", "returned") for x in order.lines()):
             order.status = "fulfilled"
         order.modified_at = sim.now()

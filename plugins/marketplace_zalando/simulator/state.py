@@ -117,6 +117,8 @@ class SimOrder:
     currency: str = "EUR"
     delivery_end_date: datetime | None = None
     zss: bool = False
+    #: When (simulator monotonic seconds) both tracking numbers were set.
+    tracking_set_at: float | None = None
 
     def lines(self) -> list[SimLine]:
         return [line for item in self.items for line in item.lines]
@@ -148,9 +150,10 @@ class SimulatorState:
     """Everything the simulator knows, plus the control API used by tests, the demo and benchmarks.
 
     Read what the plugin did: :attr:`exports`, :attr:`tracking_updates`, :attr:`line_updates`,
-    :attr:`stock_requests`, :attr:`stock_levels`. Shape behaviour: :meth:`add_order`, :meth:`generate_orders`,
-    :meth:`touch_order`, :meth:`set_stock_outcome`, :meth:`throttle_next`, :meth:`expire_tokens`,
-    :attr:`faults`, :attr:`on_list_page` (called with the page number before a list page is answered).
+    :attr:`line_shipments`, :attr:`stock_requests`, :attr:`stock_levels`. Shape behaviour: :meth:`add_order`,
+    :meth:`generate_orders`, :meth:`touch_order`, :meth:`set_stock_outcome`, :meth:`throttle_next`,
+    :meth:`expire_tokens`, :attr:`faults`, :attr:`on_list_page` (called with the page number before a list page
+    is answered).
     """
 
     def __init__(
@@ -175,6 +178,10 @@ class SimulatorState:
         self.exports: list[tuple[str, str]] = []
         self.tracking_updates: list[tuple[str, str, str]] = []
         self.line_updates: list[tuple[str, str, str, int]] = []
+        #: Every line set to ``shipped``: (order id, line id, seconds since both tracking numbers were set, or
+        #: ``None`` when they were not). zDirect wants them set ≥ 5 s before (it does not say it refuses
+        #: otherwise, so the simulator records instead of refusing).
+        self.line_shipments: list[tuple[str, str, float | None]] = []
         self.stock_requests: list[list[dict[str, Any]]] = []
         self.stock_levels: dict[tuple[str, str], int] = {}
         self.stock_pending: dict[tuple[str, str], int] = {}
