@@ -29,10 +29,13 @@ def write_config(
     intervals: Mapping[str, str] | None = None,
     log_level: str = "info",
     endpoints: list[tuple[str, str]] | None = None,
+    modes: list[str] | None = None,
 ) -> Path:
     """Write ``workdir/ordersyncd.toml`` (and the secret files) and return its path.
 
     ``endpoints``: (Zalando URL, Shopify URL) per connection, instead of the same two for every one.
+    ``modes``: the Zalando account's ``mode`` per connection (``production`` by default): the plugin paces its
+    requests to the documented quotas of that mode.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "zalando.secret").write_text(CLIENT_SECRET)
@@ -52,12 +55,13 @@ def write_config(
     ]
     for index, name in enumerate(connection_names(connections)):
         zalando, shopify = endpoints[index] if endpoints else (zalando_url, shopify_url)
+        mode = modes[index] if modes else "production"
         parts.append(f"""
 [marketplaces.{name}-z]
 plugin = "zalando"
 client_id = "{CLIENT_ID}"
 client_secret_file = "{workdir / "zalando.secret"}"
-mode = "production"
+mode = "{mode}"
 merchant_id = "{MERCHANT}"
 base_url = "{zalando}"
 shipping_gap_seconds = 0

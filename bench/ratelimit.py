@@ -74,6 +74,8 @@ def rate_limit_run(
             "",
             connections=2,
             endpoints=[(z1.url, s1.url), (z2.url, s2.url)],
+            # The Zalando-bound account is configured as what it is: an account with the limits of that mode.
+            modes=["production", zalando_limits],
             intervals={"poll_orders": "120s", "advance_orders": "30s", "poll_shipments": "300s"},
         )
         daemon = DaemonProcess(config, workdir / "state", kill_on_stop=True)

@@ -68,7 +68,9 @@ class Settings:
     bucket_size: float
     restore_rate: float
     backlog: tuple[int, int]
-    scale: tuple[tuple[int, float, float], ...]  # (connections, interval s, duration s)
+    scale: tuple[tuple[int, float, float], ...]  # (connections, interval s, measured s)
+    #: Seconds after the last connection started before the scale run measures (see bench/scale.py).
+    scale_settle: float
     scale_max_startup: float
     profile: bool
 
@@ -80,7 +82,8 @@ FULL = Settings(
     bucket_size=200.0,
     restore_rate=20.0,
     backlog=(600, 300),
-    scale=((1000, 60.0, 150.0), (5000, 60.0, 150.0)),
+    scale=((1000, 60.0, 130.0), (5000, 60.0, 130.0)),
+    scale_settle=35.0,
     scale_max_startup=180.0,
     profile=True,
 )
@@ -92,6 +95,7 @@ QUICK = Settings(
     restore_rate=20.0,
     backlog=(100, 60),
     scale=((20, 2.0, 6.0),),
+    scale_settle=1.0,
     scale_max_startup=60.0,
     profile=False,
 )
@@ -283,6 +287,7 @@ def run_all(settings: Settings, only: set[str], workdir: Path, command: str) -> 
                 interval=interval,
                 duration=duration,
                 max_startup=settings.scale_max_startup,
+                settle=settings.scale_settle,
             )
             shutil.rmtree(workdir / f"scale{connections}", ignore_errors=True)
             figures = asdict(result)

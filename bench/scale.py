@@ -21,6 +21,11 @@ from typing import Any
 from daemon_config import write_config
 from procs import Aborted, DaemonProcess, SimProcess, running
 
+#: The daemon's defaults: connections started per second (``[daemon] start_rate``), and seconds after the
+#: last start before the start-up objects are frozen (``ordersyncd.runtime.FREEZE_AFTER_START``).
+START_RATE = 100.0
+FREEZE_AFTER_START = 30.0
+
 #: The connections' ``reconcile_window`` (the default): how reconcile's log lines are told apart.
 RECONCILE_WINDOW = 3 * 86_400.0
 
@@ -108,8 +113,9 @@ def scale_run(
     duration: float = 300.0,
     max_startup: float = 900.0,
     max_rss: int = 6 * 2**30,
+    settle: float = FREEZE_AFTER_START + 5.0,
 ) -> ScaleResult:
-    """Run ``connections`` connections for ``duration`` seconds after start-up; measure the daemon.
+    """Run ``connections`` connections; measure the daemon for ``duration`` seconds once start-up is over.
 
     The start-up is abandoned (and reported, with the RSS reached so far) when it takes longer than
     ``max_startup`` seconds or the daemon's RSS passes ``max_rss`` bytes: the machine is shared.
@@ -156,11 +162,13 @@ def scale_run(
             stop = threading.Event()
             sampler = threading.Thread(target=_sampler, args=(daemon, stop, series, started), daemon=True)
             sampler.start()
-            # The first run of every job happens at start (a thundering herd by design): measure after it.
-            warmup = min(interval / 2, 20.0)
+            # Start-up: the daemon starts START_RATE connections per second (their plugins, then the first run
+            # of every job), and FREEZE_AFTER_START seconds after the last one it freezes the start-up objects.
+            # Measure after that (``settle`` seconds after the last start), for ``duration`` seconds.
+            warmup = connections / START_RATE + settle
             time.sleep(warmup)
             cpu0, sims0, wall0 = daemon.cpu(), zalando.cpu() + shopify.cpu(), time.monotonic()
-            time.sleep(max(0.0, duration - warmup))
+            time.sleep(duration)
             wall = time.monotonic() - wall0
             cpu = daemon.cpu() - cpu0
             sims_cpu = zalando.cpu() + shopify.cpu() - sims0
