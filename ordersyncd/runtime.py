@@ -381,6 +381,9 @@ class Daemon:
             await self._stop.wait()
         if self._stop.is_set():
             return
+        if self.plugins is not None:
+            # The one-block managers served start-up; a later start-up or shutdown makes them again.
+            self.plugins.managers.clear()
         gc.collect()
         gc.freeze()
         log.debug("start-up objects frozen", objects=gc.get_freeze_count())
