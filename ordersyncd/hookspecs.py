@@ -144,8 +144,8 @@ def on_shipped(
     ``attempt`` is 1 when no report of this shipment was ever begun: nothing about it can have reached the
     marketplace, so the plugin may send without reading the marketplace's state first. It is higher after a
     failed or interrupted report (the core records each attempt before the call, so a crash counts) and for a
-    shipment whose codes changed after a report: read the marketplace's state before sending. Implementations
-    may leave the parameter out.
+    shipment whose codes changed after a report: read the marketplace's state before sending. A call that
+    raised ``MissingCodes`` does not count (it sent nothing). Implementations may leave the parameter out.
     """
 
 

@@ -150,7 +150,7 @@ async def test_shipments_with_both_codes_are_reported_and_missing_codes_hold(
                 await anyio.sleep(0.05)
         shipments = await journal.shipments(connection="fake", order_id=ids[1])
         assert [s.state for s in shipments] == [ShipmentState.HELD]
-        assert shipments[0].reports == 1, "the attempt is recorded before on_shipped is called"
+        assert shipments[0].reports == 0, "held: the attempt sent nothing and is taken back"
         assert shipments[0].missing == ("return_tracking_code",)
         assert ids[1] not in fake_backend.world.state()["shipments"], "nothing partial may be sent"
         # The store adds the second tracking number later: the held shipment goes out with both codes.

@@ -231,7 +231,8 @@ class Journal(ABC):
     async def begin_shipment_report(self, connection: str, shipment_id: str) -> int:
         """Record, before ``on_shipped`` is called, that a report of the shipment begins; returns the attempt
         number (1 for the first report ever begun, counting reports a crash interrupted and reports of earlier
-        codes of the same shipment; 0 when the shipment is unknown)."""
+        codes of the same shipment; 0 when the shipment is unknown). Setting the shipment ``held`` takes the
+        attempt back: missing codes are raised before anything is sent."""
 
     @abstractmethod
     async def set_shipment_state(

@@ -648,7 +648,9 @@ class SqliteJournal(Journal):
             db.execute(
                 "UPDATE shipments SET state = ?, missing = ?, last_error = ?, "
                 "attempts = CASE WHEN ? THEN attempts + 1 ELSE 0 END, next_attempt_at = ?, updated_at = ?, "
-                "held_since = CASE WHEN ? = 'held' THEN COALESCE(held_since, ?) ELSE NULL END "
+                "held_since = CASE WHEN ? = 'held' THEN COALESCE(held_since, ?) ELSE NULL END, "
+                # Held = missing codes, raised before anything is sent: the report begun for it sent nothing.
+                "reports = CASE WHEN ? = 'held' THEN MAX(reports - 1, 0) ELSE reports END "
                 "WHERE connection = ? AND shipment_id = ?",
                 (
                     state.value,
@@ -659,6 +661,7 @@ class SqliteJournal(Journal):
                     now,
                     state.value,
                     now,
+                    state.value,
                     connection,
                     shipment_id,
                 ),
