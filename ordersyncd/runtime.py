@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -67,6 +68,18 @@ def _feature_problems(config: Config) -> list[ConfigProblem]:
 #: Collect generation 0 after this many allocations (Python's default 700), and consider a full collection only
 #: after this many generation-1 collections (default 10). See tune_garbage_collector.
 GC_THRESHOLDS = (20_000, 20, 100)
+
+
+def raise_open_file_limit(ceiling: int = 1 << 20) -> int:
+    """Raise the soft limit of open files to the hard limit (at most ``ceiling``) and return it: each connection
+    keeps a few sockets open, and systemd's default soft limit (1,024) would end a daemon with a few hundred
+    connections with "Too many open files" (systemd's hard limit is 524,288; epoll has no limit of its own)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = ceiling if hard == resource.RLIM_INFINITY else min(hard, ceiling)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def tune_garbage_collector() -> None:
@@ -206,6 +219,7 @@ class Daemon:
     async def run(self) -> None:
         """Run until SIGTERM/SIGINT. Raises ``ConfigError`` when the configuration is invalid at start."""
         tune_garbage_collector()
+        raise_open_file_limit()
         installed = discover_plugins()
         config, plugins = await load_checked(self.config_path, installed, self.metrics, self.environ)
         self.redactor = configure_logging(config.log.level, config.log.format, config.secrets)

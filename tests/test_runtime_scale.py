@@ -1,0 +1,30 @@
+"""What lets one daemon run thousands of connections: paced start-up, enough file descriptors."""
+
+from __future__ import annotations
+
+from ordersyncd.runtime import StartPacer
+
+
+def test_start_times_are_spread_at_the_configured_rate() -> None:
+    now = [100.0]
+    pacer = StartPacer(50.0, clock=lambda: now[0])
+    assert [round(pacer.delay(), 9) for _ in range(4)] == [0.0, 0.02, 0.04, 0.06]
+    # Time passing uses up the queue: a connection added later starts at once when its slot has passed.
+    now[0] += 1.0
+    assert pacer.delay() == 0.0
+    assert round(pacer.delay(), 9) == 0.02
+
+
+def test_the_open_file_limit_is_raised_to_the_hard_limit() -> None:
+    import resource
+
+    from ordersyncd.runtime import raise_open_file_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
+        raised = raise_open_file_limit(ceiling=4096)
+        expected = 4096 if hard == resource.RLIM_INFINITY else min(hard, 4096)
+        assert raised == expected == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
