@@ -431,8 +431,7 @@ class OrderPipeline:
             async for shipment in iterate(self.plugins.call("find_shipments", since=since, until=until)):
                 if not isinstance(shipment, Shipment):
                     raise PluginError(f"find_shipments yielded {type(shipment).__name__}, expected Shipment")
-                order = await self.journal.get_order(self.name, shipment.order_id)
-                if order is None:
+                if not await self.journal.has_order(self.name, shipment.order_id):
                     self.log.info(
                         "shipment for an order this connection does not know; ignored",
                         shipment_id=shipment.shipment_id,

@@ -839,6 +839,14 @@ async def test_upsert_unchanged_shipment_returns_none(journal: SqliteJournal) ->
 
 
 @pytest.mark.anyio
+async def test_has_order(journal: SqliteJournal) -> None:
+    assert not await journal.has_order(CONN, "O-1")
+    await add(journal, "O-1")
+    assert await journal.has_order(CONN, "O-1")
+    assert not await journal.has_order("other-connection", "O-1")
+
+
+@pytest.mark.anyio
 async def test_begin_shipment_report_counts_every_attempt_and_survives_changes(
     journal: SqliteJournal,
 ) -> None:

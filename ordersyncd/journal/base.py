@@ -145,6 +145,10 @@ class Journal(ABC):
     async def get_order(self, connection: str, order_id: str) -> OrderRecord | None: ...
 
     @abstractmethod
+    async def has_order(self, connection: str, order_id: str) -> bool:
+        """Whether the connection knows the order (without reading and validating the whole record)."""
+
+    @abstractmethod
     async def due_orders(
         self, connection: str, states: Sequence[OrderState], now: float, limit: int
     ) -> list[OrderRecord]:

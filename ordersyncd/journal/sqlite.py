@@ -294,6 +294,17 @@ class SqliteJournal(Journal):
 
         return await self._run(q)
 
+    async def has_order(self, connection: str, order_id: str) -> bool:
+        def q(db: sqlite3.Connection) -> bool:
+            return (
+                db.execute(
+                    "SELECT 1 FROM orders WHERE connection = ? AND order_id = ?", (connection, order_id)
+                ).fetchone()
+                is not None
+            )
+
+        return await self._run(q)
+
     async def due_orders(
         self, connection: str, states: Sequence[OrderState], now: float, limit: int
     ) -> list[OrderRecord]:
