@@ -72,11 +72,12 @@ def shared_ssl_context() -> ssl.SSLContext:
     return _SSL_CONTEXT
 
 
-#: Each client's own pool. One pool shared by every client was tried and measured: httpcore scans every pooled
-#: connection for every queued request whenever a request starts or ends, so with thousands of connections a
-#: shared pool's scans took 99 % of the daemon's CPU while the simulators idled. A pool per client stays tiny;
-#: it keeps at most 2 idle connections.
-CLIENT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=2, keepalive_expiry=5.0)
+#: Each client's own pool (httpx's defaults). One pool shared by every client was tried and measured: httpcore
+#: scans every pooled connection for every queued request whenever a request starts or ends, so with thousands of
+#: connections a shared pool's scans took 99 % of the daemon's CPU while the simulators idled. A pool per client
+#: stays small; up to 20 idle connections are kept, enough for a connection's ``concurrency`` (16 by default) to
+#: reuse them (with 2, the CPU per order rose by the connects and closes).
+CLIENT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
 
 
 class ClientFactory:
