@@ -99,15 +99,26 @@ class CostBucket:
 
     def _from(self, reference: _Reference, now: float) -> float:
         """What the server has now at least, judging from ``reference``: its ``currentlyAvailable`` plus the
-        restore since it arrived, minus every call it may not include."""
-        elapsed = max(0.0, now - reference.arrived)
-        restored = min(self.maximum, reference.level + elapsed * self.restore_rate)
+        restore since it arrived, minus every call it may not include.
+
+        When every such call has been answered, the server took their points before the last of those answers
+        arrived, and the bucket has been refilling since: the bound grows back to the bucket's size. (Capping
+        only before subtracting would leave it below the size for good, and a call costing nearly the whole
+        bucket would wait forever.)"""
         since = reference.call.sent
-        return restored - sum(
-            call.cost
+        later = [
+            call
             for call in self._calls
             if call is not reference.call and (call.answered is None or call.answered >= since)
-        )
+        ]
+        taken = sum(call.cost for call in later)
+        rate = self.restore_rate
+        if any(call.answered is None for call in later):
+            elapsed = max(0.0, now - reference.arrived)
+            return min(self.maximum, reference.level + elapsed * rate) - taken
+        last = max([reference.arrived, *(call.answered or 0.0 for call in later)])
+        at_last = min(self.maximum, reference.level + max(0.0, last - reference.arrived) * rate) - taken
+        return min(self.maximum, at_last + max(0.0, now - last) * rate)
 
     def estimate(self, key: str, default: float) -> float:
         """The cost to reserve for ``key``: what Shopify requested last time, else ``default``."""

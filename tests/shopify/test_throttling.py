@@ -258,3 +258,25 @@ async def test_reserve_waits_for_the_restore_it_needs() -> None:
     elapsed = time.monotonic() - started
     assert 0.15 <= elapsed < 1.0
     assert bucket.available() < 1
+
+
+@pytest.mark.anyio
+async def test_a_call_costing_nearly_the_whole_bucket_is_not_kept_waiting_by_answered_calls() -> None:
+    """Answered calls took their points before their answers arrived; the bucket refills after that, so the
+    model's bound must grow back to the bucket's size (it once stayed below it for good: a deadlock)."""
+    now = [0.0]
+    bucket = CostBucket(clock=lambda: now[0])
+    status = {"maximumAvailable": 1000, "currentlyAvailable": 990, "restoreRate": 50}
+    probe = await bucket.reserve(10)  # learns the bucket
+    bucket.settle(probe, "op", {"requestedQueryCost": 10, "actualQueryCost": 10, "throttleStatus": status})
+    with anyio.fail_after(1):
+        first = await bucket.reserve(10)
+        other = await bucket.reserve(10)  # sent before the first answer: that answer may not include it
+    now[0] = 0.1
+    bucket.settle(first, "op", {"requestedQueryCost": 10, "actualQueryCost": 10, "throttleStatus": status})
+    now[0] = 0.2
+    bucket.settle(other, "op", {"requestedQueryCost": 10, "actualQueryCost": 30})
+    now[0] = 60.0  # long after: the server's bucket is full again
+    assert bucket.available() == pytest.approx(1000.0)
+    with anyio.fail_after(1):
+        await bucket.reserve(995)
