@@ -316,23 +316,6 @@ def _journal_call(config: Config, fn: Any) -> Any:
     return anyio.run(go)
 
 
-def _record_json(record: Any) -> dict[str, Any]:
-    return {
-        "connection": record.connection,
-        "order_id": record.order_id,
-        "number": record.number,
-        "state": record.state.value,
-        "store_order_id": record.store_order_id,
-        "store_order_number": record.store_order_number,
-        "attempts": record.attempts,
-        "create_attempts": record.create_attempts,
-        "last_error": record.last_error,
-        "reason": record.reason,
-        "received_at": record.received_at,
-        "updated_at": record.updated_at,
-    }
-
-
 @orders.command("list")
 @click.option("--connection", "-c", help="Only this connection.")
 @click.option(
@@ -365,7 +348,7 @@ def orders_list(
         ),
     )
     if as_json:
-        emit_json({"total": total, "orders": [_record_json(r) for r in records]})
+        emit_json({"total": total, "orders": [r.summary() for r in records]})
         return
     click.echo(
         table(
@@ -420,7 +403,7 @@ def orders_show(ctx: click.Context, order_id: str, connection: str | None, as_js
         )
 
     record, history, shipments = _journal_call(config, fetch)
-    data = _record_json(record) | {
+    data = record.summary() | {
         "order": record.order.model_dump(mode="json") if record.order else None,
         "shipments": [
             {

@@ -65,6 +65,23 @@ class OrderRecord:
     received_at: float
     updated_at: float
 
+    def summary(self) -> dict[str, Any]:
+        """The record without its payloads, as the CLI's ``--json`` and the HTTP API show it."""
+        return {
+            "connection": self.connection,
+            "order_id": self.order_id,
+            "number": self.number,
+            "state": self.state.value,
+            "store_order_id": self.store_order_id,
+            "store_order_number": self.store_order_number,
+            "attempts": self.attempts,
+            "create_attempts": self.create_attempts,
+            "last_error": self.last_error,
+            "reason": self.reason,
+            "received_at": self.received_at,
+            "updated_at": self.updated_at,
+        }
+
 
 @dataclass(frozen=True)
 class ShipmentRecord:

@@ -25,7 +25,7 @@ from ..alerts.codes import check_codes
 from ..alerts.conditions import missing_text
 from ..alerts.mail import marketplace_title
 from ..errors import IllegalTransition
-from ..journal import OrderRecord, OrderState, ShipmentRecord, ShipmentState
+from ..journal import OrderState, ShipmentRecord, ShipmentState
 from .auth import (
     COOKIE,
     Authenticator,
@@ -74,22 +74,6 @@ _env = jinja2.Environment(
 _env.filters["time"] = _time
 _env.filters["state_label"] = lambda state: STATE_LABELS.get(str(state), str(state))
 _env.filters["missing_text"] = missing_text
-
-
-def _order_json(record: OrderRecord) -> dict[str, Any]:
-    return {
-        "connection": record.connection,
-        "order_id": record.order_id,
-        "number": record.number,
-        "state": record.state.value,
-        "store_order_id": record.store_order_id,
-        "store_order_number": record.store_order_number,
-        "attempts": record.attempts,
-        "last_error": record.last_error,
-        "reason": record.reason,
-        "received_at": record.received_at,
-        "updated_at": record.updated_at,
-    }
 
 
 def _shipment_json(record: ShipmentRecord) -> dict[str, Any]:
@@ -559,7 +543,7 @@ class Pages:
         records, total = await self.journal.search_orders(
             connections=connections, state=state, text=filters["q"], limit=limit, offset=offset
         )
-        return JSONResponse({"total": total, "orders": [_order_json(r) for r in records]})
+        return JSONResponse({"total": total, "orders": [r.summary() for r in records]})
 
     async def api_order(self, request: Request) -> Response:
         connection, order_id = request.path_params["connection"], request.path_params["order_id"]
@@ -569,7 +553,7 @@ class Pages:
         history = await self.journal.history(connection, order_id)
         shipments = await self.journal.shipments(connection=connection, order_id=order_id)
         return JSONResponse(
-            _order_json(record)
+            record.summary()
             | {
                 "order": record.order.model_dump(mode="json") if record.order else None,
                 "shipments": [_shipment_json(s) for s in shipments],
