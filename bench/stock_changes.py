@@ -78,6 +78,8 @@ class Plugins:
             full_stock_push=86_400.0,
             backoff_initial=5.0,
             backoff_max=60.0,
+            # A frequent stock job: its state stays in memory between runs (ordersyncd.stock.KEEP_IN_MEMORY_BELOW).
+            intervals=SimpleNamespace(sync_stock=60.0),
         )
 
     def call(self, hook: str, **kwargs: Any) -> Any:

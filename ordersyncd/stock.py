@@ -105,9 +105,8 @@ class StockSync:
         self.store = plugins.settings.store
         self.buffer = plugins.settings.stock_buffer
         self.full_interval = plugins.settings.full_stock_push
-        intervals = getattr(plugins.settings, "intervals", None)
         #: How often the stock job runs (decides whether its state stays in memory between runs).
-        self.interval = float(getattr(intervals, "sync_stock", 0.0))
+        self.interval = float(plugins.settings.intervals.sync_stock)
         #: Names of every connection of the same store (their unimported orders reserve units too).
         self.store_connections = store_connections or (lambda: [self.name])
         self.clock = clock
