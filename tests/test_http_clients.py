@@ -19,7 +19,7 @@ def pool_of(client: httpx.AsyncClient) -> httpx.AsyncHTTPTransport:
     return transport.inner
 
 
-async def test_each_client_has_a_small_pool_of_its_own_on_the_shared_tls_context() -> None:
+async def test_each_client_has_a_pool_of_its_own_on_the_shared_tls_context() -> None:
     factory = ClientFactory(None)
     first, second = factory("zalando"), factory("shopify")
     assert pool_of(first) is not pool_of(second)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from ordersyncd.runtime import StartPacer
+
+from support import FakeBackend, running, until, write_config
 
 
 def test_start_times_are_spread_at_the_configured_rate() -> None:
@@ -28,3 +34,24 @@ def test_the_open_file_limit_is_raised_to_the_hard_limit() -> None:
         assert raised == expected == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.anyio
+async def test_start_up_objects_are_frozen_once_every_connection_started(
+    fake_backend: FakeBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from ordersyncd import runtime
+
+    monkeypatch.setattr(runtime, "FREEZE_AFTER_START", 0.2)
+    gc.unfreeze()
+    try:
+        async with running(write_config(tmp_path, fake_backend.base_url)) as daemon:
+            assert gc.get_threshold() == runtime.GC_THRESHOLDS
+            assert daemon.plugins is not None
+            await until(lambda: gc.get_freeze_count() > 0, what="start-up objects frozen")
+            assert daemon.plugins.managers == {}, "the one-block managers are dropped before the freeze"
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(700, 10, 10)
