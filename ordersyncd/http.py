@@ -72,12 +72,22 @@ def shared_ssl_context() -> ssl.SSLContext:
     return _SSL_CONTEXT
 
 
-#: Each client's own pool (httpx's defaults). One pool shared by every client was tried and measured: httpcore
-#: scans every pooled connection for every queued request whenever a request starts or ends, so with thousands of
-#: connections a shared pool's scans took 99 % of the daemon's CPU while the simulators idled. A pool per client
-#: stays small; up to 20 idle connections are kept, enough for a connection's ``concurrency`` (16 by default) to
-#: reuse them (with 2, the CPU per order rose by the connects and closes).
-CLIENT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+#: Seconds an idle pooled connection may be reused. httpx's default (5 s) is shorter than any job interval, so
+#: every poll paid a TCP (and in production a TLS) handshake and a close: 10 % of the daemon's CPU with 2,000
+#: connections polling every minute (py-spy), while the expired connection stayed open until the next request
+#: anyway (httpcore closes expired connections lazily). 150 s covers the default order poll (120 s); a server
+#: that closed the connection sooner is noticed before reuse (httpcore checks the socket), and a close racing a
+#: request is a transport error, retried like any other.
+KEEPALIVE_EXPIRY = 150.0
+
+#: Each client's own pool. One pool shared by every client was tried and measured: httpcore scans every pooled
+#: connection for every queued request whenever a request starts or ends, so with thousands of connections a
+#: shared pool's scans took 99 % of the daemon's CPU while the simulators idled. A pool per client stays small;
+#: up to 20 idle connections are kept, enough for a connection's ``concurrency`` (16 by default) to reuse them
+#: (with 2, the CPU per order rose by the connects and closes).
+CLIENT_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY
+)
 
 
 class ClientFactory:

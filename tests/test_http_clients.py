@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpcore._async.http11 as httpcore_http11
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from ordersyncd.http import CLIENT_LIMITS, ClientFactory, InstrumentedTransport, shared_ssl_context
+from ordersyncd.http import (
+    CLIENT_LIMITS,
+    KEEPALIVE_EXPIRY,
+    ClientFactory,
+    InstrumentedTransport,
+    shared_ssl_context,
+)
 from ordersyncd.metrics import Metrics
 
 pytestmark = pytest.mark.anyio
@@ -46,3 +55,39 @@ async def test_requests_are_counted_per_system_and_options_reach_the_transport()
     assert pool_of(own)._pool._ssl_context is not shared_ssl_context()
     for client in (mocked, own):
         await client.aclose()
+
+
+async def test_a_poll_a_minute_later_reuses_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs poll every minute or two: the pooled connection must still be there (no new TCP/TLS handshake).
+    httpx's own default (5 s) would have expired it."""
+    accepted = 0
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client closed the connection
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    clock = [1000.0]
+    monkeypatch.setattr(httpcore_http11.time, "monotonic", lambda: clock[0])
+    client = ClientFactory(None)("zalando")
+    try:
+        for _ in range(3):
+            assert (await client.get(f"http://127.0.0.1:{port}/orders")).text == "ok"
+            clock[0] += 120.0  # the default poll_orders interval
+        assert accepted == 1
+        clock[0] += KEEPALIVE_EXPIRY  # idle longer than the expiry: a fresh connection
+        assert (await client.get(f"http://127.0.0.1:{port}/orders")).text == "ok"
+        assert accepted == 2
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
