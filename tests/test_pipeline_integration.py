@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ordersyncd.journal import OrderState, ShipmentState
+from ordersyncd.pipeline import CURSOR_IDLE_WRITE
 
 from support import ONLY_STARTUP_STOCK, FakeBackend, running, until, write_config
 
@@ -258,5 +259,17 @@ async def test_cursors_are_read_from_the_journal_once_then_remembered(
         for _ in range(3):
             await pipeline.poll_orders()
         assert reads == ["orders"], "one journal read, then the remembered value"
-        # What is remembered is what the journal holds.
-        assert pipeline._cursors["orders"] == await original("fake", "orders")
+        # Polls that found nothing wrote the cursor once (the first); the remembered one has moved on since.
+        written = await original("fake", "orders")
+        assert written is not None and pipeline._cursors["orders"] is not None
+        assert written < pipeline._cursors["orders"]
+        # A poll that finds an order writes its cursor at once.
+        fake_backend.world.generate(1, seed=11)
+        assert await pipeline.poll_orders() == 1
+        assert await original("fake", "orders") == pipeline._cursors["orders"]
+        await pipeline.poll_orders()
+        assert await original("fake", "orders") < pipeline._cursors["orders"]
+        # An idle one after CURSOR_IDLE_WRITE seconds, so a restart re-reads a bounded window.
+        monkeypatch.setattr(pipeline, "clock", lambda: time.time() + CURSOR_IDLE_WRITE + 1)
+        await pipeline.poll_orders()
+        assert await original("fake", "orders") == pipeline._cursors["orders"]
