@@ -31,6 +31,7 @@ from .logs import SecretRedactor, configure_logging
 from .metrics import ORDER_STATES, Metrics
 from .model import Order
 from .plugin_host import InstalledPlugin, PluginSet, build_plugins, discover_plugins
+from .scheduler import Scheduler
 from .sdnotify import SystemdNotifier
 from .stock import StockCache
 from .web import create_app
@@ -149,7 +150,9 @@ class Daemon:
         self.http_port: int | None = None
         self.started_at = time.time()
         self._worker_group: anyio.abc.TaskGroup | None = None
-        self._worker_done: dict[str, anyio.Event] = {}
+        #: Every job of every connection, and each connection's start, waits here (one task, one timer heap).
+        self.scheduler = Scheduler()
+        self._scheduler_scope: anyio.CancelScope | None = None
         self._instance_started: dict[tuple[str, str], _Started] = {}
         self._start_pacer = StartPacer(100.0)
         self._stop = anyio.Event()
@@ -252,6 +255,7 @@ class Daemon:
                     tg.start_soon(self.dispatcher.run)
                 async with anyio.create_task_group() as workers:
                     self._worker_group = workers
+                    await workers.start(self._run_scheduler)
                     await self._start_connections(config, plugins)
                     self.notifier.ready(self._status_line())
                     tg.start_soon(self._signals)
@@ -260,6 +264,8 @@ class Daemon:
                     self.notifier.stopping()
                     log.info("stopping", timeout=config.daemon.stop_timeout)
                     await self._stop_connections(config.daemon.stop_timeout)
+                    if self._scheduler_scope is not None:
+                        self._scheduler_scope.cancel()
                 server.should_exit = True
                 tg.cancel_scope.cancel()
         finally:
@@ -297,6 +303,13 @@ class Daemon:
         sock.listen(128)
         sock.set_inheritable(True)
         return sock
+
+    async def _run_scheduler(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        with anyio.CancelScope() as self._scheduler_scope:
+            task_status.started()
+            await self.scheduler.run()
 
     async def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
         await server.serve(sockets=[sock])
@@ -380,9 +393,8 @@ class Daemon:
                 stock_cache=self._stock_cache(),
             )
             self.workers[name] = worker
-            done = anyio.Event()
-            self._worker_done[name] = done
-            self._worker_group.start_soon(self._run_worker, worker, plugins, done)
+            start_at = self.scheduler.clock() + self._start_pacer.delay()
+            self.scheduler.call_at(start_at, self._start_due, worker, plugins, 1.0)
         self._worker_group.start_soon(self._freeze_when_started, spread + FREEZE_AFTER_START)
         self._connections_started = True
 
@@ -434,46 +446,43 @@ class Daemon:
                 error=f"{type(error).__name__}: {error}",
             )
 
-    async def _run_worker(self, worker: ConnectionWorker, plugins: PluginSet, done: anyio.Event) -> None:
-        try:
-            with anyio.move_on_after(self._start_pacer.delay()):
-                await self._stop.wait()
-            if self._stop.is_set() or worker._stopping:
-                return
-            settings = worker.plugins.settings
-            delay = 1.0
-            while True:
-                market = await self._ensure_started(plugins, "marketplace", settings.marketplace)
-                store = await self._ensure_started(plugins, "store", settings.store)
-                if market.ok and store.ok:
-                    break
-                worker._set_up(False)
-                with anyio.move_on_after(delay):
-                    await self._stop.wait()
-                if self._stop.is_set() or worker._stopping:
-                    return
-                delay = min(delay * 2, 300.0)
-            await worker.run()
-        finally:
-            done.set()
+    def _start_due(self, worker: ConnectionWorker, plugins: PluginSet, retry_delay: float) -> None:
+        """The connection's turn to start (paced by ``start_rate``, or its retry after a failed start)."""
+        if not worker.stopping:
+            self.scheduler.spawn(self._start_worker, worker, plugins, retry_delay)
+
+    async def _start_worker(self, worker: ConnectionWorker, plugins: PluginSet, retry_delay: float) -> None:
+        """Start the connection's plugins (once per block), then its jobs; retry with backoff (up to 5 minutes)
+        while a plugin fails to start."""
+        settings = worker.plugins.settings
+        market = await self._ensure_started(plugins, "marketplace", settings.marketplace)
+        store = await self._ensure_started(plugins, "store", settings.store)
+        if worker.stopping:
+            return
+        if market.ok and store.ok:
+            worker.start(self.scheduler)
+            return
+        worker._set_up(False)
+        retry_at = self.scheduler.clock() + retry_delay
+        self.scheduler.call_at(retry_at, self._start_due, worker, plugins, min(retry_delay * 2, 300.0))
 
     async def _stop_connections(self, grace: float) -> None:
         for worker in self.workers.values():
             worker.stop()
+        self.scheduler.clear()
         with anyio.move_on_after(grace) as scope:
-            for done in self._worker_done.values():
-                await done.wait()
+            for worker in self.workers.values():
+                await worker.wait_idle()
         if scope.cancelled_caught:
             log.warning("steps still running at the stop timeout; cancelling them", timeout=grace)
             for worker in self.workers.values():
                 worker.cancel()
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                for done in self._worker_done.values():
-                    await done.wait()
+                for worker in self.workers.values():
+                    await worker.wait_idle()
         for name in self.workers:
             self.metrics.forget_connection(name)
         self.workers = {}
-        self._worker_done = {}
         self._connections_started = False
 
     async def _shutdown_plugins(self, plugins: PluginSet) -> None:

@@ -1,12 +1,13 @@
-"""Per-connection worker: periodic jobs, manual triggers, backoff. One failing or slow connection never stalls
-another: every job of every connection runs in its own task, with its own timeout."""
+"""Per-connection worker: periodic jobs, manual triggers, backoff. The daemon's one :class:`Scheduler` calls a
+job when it is due; every run gets a task of its own, with its own timeout, so one failing or slow connection
+never stalls another."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import anyio
 import structlog
@@ -16,6 +17,7 @@ from .metrics import JOBS, Metrics
 from .model import SyncLevel
 from .pipeline import ConnectionDown, OrderPipeline
 from .plugin_host import ConnectionPlugins
+from .scheduler import Scheduler
 from .stock import StockCache, StockSync
 
 __all__ = ["ConnectionWorker", "JobState"]
@@ -36,7 +38,8 @@ class JobState:
     failures: int = 0
     last_success: float | None = None  # unix time
     last_error: str = ""
-    wake: anyio.Event = field(default_factory=anyio.Event)
+    #: Triggered while running: run again as soon as this run ends.
+    rerun: bool = False
 
 
 class ConnectionWorker:
@@ -78,21 +81,45 @@ class ConnectionWorker:
             for job in self.jobs.values():
                 metrics.job_interval.labels(connection=self.name, task=job.name).set(job.interval)
         self.up: bool | None = None
+        self.scheduler: Scheduler | None = None  # set by start()
         self._stopping = False
-        self._cancel = anyio.CancelScope()
+        self._running = 0  # runs started and not finished
+        self._scopes: set[anyio.CancelScope] = set()  # of the runs in progress, for cancel()
+        self._idle: anyio.Event | None = None
 
     # ---------------------------------------------------------------- control
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def start(self, scheduler: Scheduler) -> None:
+        """The connection's plugins have started: run every job now, then each at its interval."""
+        self.scheduler = scheduler
+        if self._stopping:
+            return
+        now = scheduler.clock()
+        for job in self.jobs.values():
+            job.next_due = now
+            self._schedule(job)
+
     def trigger(
         self, jobs: tuple[str, ...] = ("poll_orders", "advance_orders", "poll_shipments", "sync_stock")
     ) -> list[str]:
-        """Run these jobs now (the manual "Synchronize now"). Returns the jobs triggered."""
+        """Run these jobs now (the manual "Synchronize now"); a job that is running runs once more when it ends.
+        Returns the jobs triggered."""
         started = []
         for name in jobs:
             job = self.jobs.get(name)
-            if job is not None:
+            if job is None:
+                continue
+            started.append(name)
+            if job.running_since is not None:
+                job.rerun = True
+            elif self.scheduler is not None and not self._stopping:
+                job.next_due = self.scheduler.clock()
+                self._schedule(job)
+            else:  # not started yet: start() runs every job at once anyway
                 job.next_due = 0.0
-                job.wake.set()
-                started.append(name)
         return started
 
     def request_stock_push(self, full: bool) -> bool:
@@ -104,14 +131,22 @@ class ConnectionWorker:
         return True
 
     def stop(self) -> None:
-        """Finish the steps in progress, start no new ones."""
+        """Finish the steps in progress, start no new ones (:meth:`wait_idle` waits for them)."""
         self._stopping = True
         self.pipeline.stopping = True
-        for job in self.jobs.values():
-            job.wake.set()
+        if self._running == 0 and self._idle is not None:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no job of this connection is running."""
+        while self._running:
+            self._idle = anyio.Event()
+            await self._idle.wait()
 
     def cancel(self) -> None:
-        self._cancel.cancel()
+        """Cancel the runs in progress (after :meth:`stop`, when they outlast the stop timeout)."""
+        for scope in list(self._scopes):
+            scope.cancel()
 
     def health(self, now: float | None = None) -> tuple[bool, str]:
         """False with a reason when a job is wedged (running far past its timeout, or overdue and not started)."""
@@ -124,24 +159,37 @@ class ConnectionWorker:
         return True, ""
 
     # ---------------------------------------------------------------- running
-    async def run(self) -> None:
-        with self._cancel:
-            async with anyio.create_task_group() as tg:
-                for job in self.jobs.values():
-                    tg.start_soon(self._loop, job)
+    def _schedule(self, job: JobState) -> None:
+        assert self.scheduler is not None
+        self.scheduler.call_at(job.next_due, self._due, job, job.next_due)
 
-    async def _loop(self, job: JobState) -> None:
-        while not self._stopping:
-            delay = job.next_due - time.monotonic()
-            if delay > 0:
-                job.wake = anyio.Event()
-                with anyio.move_on_after(delay):
-                    await job.wake.wait()
-                if self._stopping:
-                    return
-                if job.next_due - time.monotonic() > 0 and not job.wake.is_set():
-                    continue
-            await self.run_job(job.name)
+    def _due(self, job: JobState, due: float) -> None:
+        """Called by the scheduler at ``due``; an entry is stale when the job was rescheduled or is running."""
+        if self._stopping or job.running_since is not None or job.next_due != due:
+            return
+        assert self.scheduler is not None
+        job.running_since = time.monotonic()
+        self._running += 1
+        self.scheduler.spawn(self._run_scheduled, job)
+
+    async def _run_scheduled(self, job: JobState) -> None:
+        scope = anyio.CancelScope()
+        self._scopes.add(scope)
+        try:
+            with scope:
+                if not self._stopping:
+                    await self.run_job(job.name)
+        finally:
+            job.running_since = None
+            self._scopes.discard(scope)
+            self._running -= 1
+            if not self._stopping and self.scheduler is not None:
+                if job.rerun:
+                    job.rerun = False
+                    job.next_due = self.scheduler.clock()
+                self._schedule(job)
+            if self._running == 0 and self._idle is not None:
+                self._idle.set()
 
     async def run_job(self, name: str) -> bool:
         """Run one job now; returns True on success. Schedules the job's next run."""
