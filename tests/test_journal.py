@@ -1027,6 +1027,28 @@ async def test_shipments_filters(journal: SqliteJournal) -> None:
     assert ids(await journal.due_shipments(CONN, T0 + 10, 1)) == ["SH-1"]
 
 
+@pytest.mark.anyio
+async def test_held_shipments_by_connection_counts_and_finds_the_oldest(journal: SqliteJournal) -> None:
+    assert await journal.held_shipments_by_connection() == {}
+    await add(journal, "O-1")
+    await add(journal, "O-1", connection=OTHER)
+    for n in range(1, 5):
+        await journal.upsert_shipment(CONN, shipment(f"SH-{n}", "O-1"), T0)
+    await journal.upsert_shipment(OTHER, shipment("SH-9", "O-1"), T0)
+    await journal.set_shipment_state(CONN, "SH-1", ShipmentState.HELD, T0 + 30, missing=["tracking_code"])
+    await journal.set_shipment_state(CONN, "SH-2", ShipmentState.HELD, T0 + 10, missing=["tracking_code"])
+    await journal.set_shipment_state(CONN, "SH-3", ShipmentState.HELD, T0 + 20, missing=["tracking_code"])
+    await journal.set_shipment_state(CONN, "SH-4", ShipmentState.SENT, T0 + 5)  # not held: not counted
+    assert await journal.held_shipments_by_connection() == {CONN: (3, T0 + 10)}
+    await journal.set_shipment_state(OTHER, "SH-9", ShipmentState.HELD, T0 + 40, missing=["tracking_code"])
+    # The oldest one gets its code (pending again); the next oldest is the oldest now.
+    await journal.set_shipment_state(CONN, "SH-2", ShipmentState.PENDING, T0 + 50)
+    assert await journal.held_shipments_by_connection() == {CONN: (2, T0 + 20), OTHER: (1, T0 + 40)}
+    # Held again (the code entered was not enough): it waits since then.
+    await journal.set_shipment_state(CONN, "SH-2", ShipmentState.HELD, T0 + 60, missing=["tracking_code"])
+    assert await journal.held_shipments_by_connection() == {CONN: (3, T0 + 20), OTHER: (1, T0 + 40)}
+
+
 # ---------------------------------------------------------------------------- durability
 async def _fill(journal: SqliteJournal) -> None:
     await add(journal, "O-1")

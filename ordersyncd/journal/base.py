@@ -290,6 +290,12 @@ class Journal(ABC):
         state: ShipmentState | None = None,
     ) -> list[ShipmentRecord]: ...
 
+    @abstractmethod
+    async def held_shipments_by_connection(self) -> dict[str, tuple[int, float | None]]:
+        """For every connection with held shipments (waiting for a missing code): how many there are and the
+        earliest ``held_since`` among them (``None`` when none has one). Connections without held shipments are
+        absent. One query for all connections (the metrics scrape reads it for thousands)."""
+
     # ---------------------------------------------------------------- alerts
     @abstractmethod
     async def queue_alert(

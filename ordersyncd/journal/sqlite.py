@@ -760,6 +760,16 @@ class SqliteJournal(Journal):
 
         return await self._run(q)
 
+    async def held_shipments_by_connection(self) -> dict[str, tuple[int, float | None]]:
+        def q(db: sqlite3.Connection) -> dict[str, tuple[int, float | None]]:
+            rows = db.execute(
+                "SELECT connection, COUNT(*), MIN(held_since) FROM shipments WHERE state = 'held' "
+                "GROUP BY connection"
+            )
+            return {r[0]: (int(r[1]), r[2]) for r in rows}
+
+        return await self._run(q)
+
     # ------------------------------------------------------------------ alerts
     async def queue_alert(
         self, connection: str, order_id: str, condition: str, detail: str, now: float
