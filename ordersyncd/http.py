@@ -10,7 +10,7 @@ import certifi
 import httpx
 
 from .exchange import Exchange, record
-from .metrics import Metrics, code_class
+from .metrics import Metrics
 
 __all__ = ["ClientFactory", "InstrumentedTransport", "client_factory"]
 
@@ -41,10 +41,7 @@ class InstrumentedTransport(httpx.AsyncBaseTransport):
         finally:
             duration = time.monotonic() - start
             if self.metrics is not None:
-                self.metrics.api_requests.labels(system=self.system, code_class=code_class(status)).inc()
-                self.metrics.api_duration.labels(system=self.system).observe(duration)
-                if status == 429:
-                    self.metrics.api_throttled.labels(system=self.system).inc()
+                self.metrics.system(self.system).record(status, duration)
             record(
                 Exchange(
                     system=self.system,

@@ -3,19 +3,28 @@
 Labels are bounded by configuration: ``connection`` (configured connection name), ``task`` (the job name, one
 of :data:`JOBS`; not ``job``, which Prometheus reserves for the scrape job), ``system`` (configured store or marketplace name), ``code_class`` (``2xx`` … ``5xx``, ``error``).
 Never order ids, SKUs or e-mail addresses. Series known in advance are created with value 0 by
-:func:`init_connection` so alert rules and dashboards see them from start.
+:meth:`Metrics.init_connection` so alert rules and dashboards see them from start.
+
+The series of a connection (and the request counters of a remote system) are not prometheus_client metric
+objects: as labelled children (each with its own lock, label dict, value object and, for a counter, a
+``_created`` value) they cost about 28 KB per connection, 140 MB at 5,000 connections, and a ``labels()`` lookup
+under a lock for every update. Instead each connection has a :class:`ConnectionStats` of plain values (each
+system a :class:`SystemStats`; together under 2 KB per connection), updated on the event loop thread, and one
+:class:`StatsCollector` turns them into metric families when Prometheus scrapes (prometheus_client's "custom
+collector"). Counters exported that way have no ``_created`` series. What is not per connection (build and plugin
+info, the job and API request duration histograms, alert e-mails) stays ordinary prometheus_client metrics.
 
 Every metric is documented in ``docs/operations.md``; a test fails when one is not.
 """
 
 from __future__ import annotations
 
-import contextlib
 import platform
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client.registry import REGISTRY
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import REGISTRY, Collector
 
 from . import __version__
 
@@ -23,7 +32,11 @@ __all__ = [
     "CODE_CLASSES",
     "JOBS",
     "ORDER_STATES",
+    "ConnectionStats",
+    "JobStats",
     "Metrics",
+    "StatsCollector",
+    "SystemStats",
     "code_class",
 ]
 
@@ -48,8 +61,299 @@ def code_class(status: int | None) -> str:
     return f"{status // 100}xx"
 
 
+class JobStats:
+    """One job of one connection."""
+
+    __slots__ = ("failures", "interval", "last_duration", "last_success", "runs")
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.failures = 0
+        #: Seconds the last run took (0 until the first run).
+        self.last_duration = 0.0
+        #: Unix time of the last successful run; ``None`` (no series) until the first success.
+        self.last_success: float | None = None
+        #: The configured interval; ``None`` (no series) until the worker sets it.
+        self.interval: float | None = None
+
+
+class ConnectionStats:
+    """The per-connection series of one connection as plain values, exported at scrape time.
+
+    Get it with :meth:`Metrics.connection` and update it on the event loop thread: the counters
+    (``orders_*``, ``stock_*``) by adding to them, the gauges the daemon refreshes per scrape
+    (``orders_by_state``, ``shipments_waiting``, ``oldest_waiting``) by setting them, the job series with the
+    methods.
+    """
+
+    __slots__ = (
+        "_observe_job_duration",
+        "jobs",
+        "oldest_waiting",
+        "orders_acknowledged",
+        "orders_by_state",
+        "orders_imported",
+        "orders_quarantined",
+        "orders_shipped",
+        "shipments_waiting",
+        "stock_pushed",
+        "stock_rejected",
+        "up",
+    )
+
+    def __init__(self, observe_job_duration: Callable[[str, float], None] | None = None) -> None:
+        #: ``ordersyncd_connection_up``: the last job run reached both remote systems (False until the first).
+        self.up = False
+        #: Per job (every job of :data:`JOBS` from start, whether the connection runs it or not).
+        self.jobs: dict[str, JobStats] = {job: JobStats() for job in JOBS}
+        self.orders_imported = 0
+        self.orders_acknowledged = 0
+        self.orders_shipped = 0
+        self.orders_quarantined = 0
+        self.stock_pushed = 0
+        self.stock_rejected = 0
+        #: Orders in the journal per state (every state of :data:`ORDER_STATES`).
+        self.orders_by_state: dict[str, int] = dict.fromkeys(ORDER_STATES, 0)
+        self.shipments_waiting = 0
+        #: Unix time since which the oldest held shipment waits; 0 when none waits.
+        self.oldest_waiting = 0.0
+        # The all-connections job duration histogram (Metrics.job_duration), shared by every connection.
+        self._observe_job_duration = observe_job_duration
+
+    def job(self, task: str) -> JobStats:
+        """The stats of a job (created when the task is not one of :data:`JOBS`)."""
+        stats = self.jobs.get(task)
+        if stats is None:
+            stats = self.jobs[task] = JobStats()
+        return stats
+
+    def set_up(self, up: bool) -> None:
+        """Whether the last job run reached both remote systems."""
+        self.up = up
+
+    def set_interval(self, task: str, seconds: float) -> None:
+        """The configured interval of a job the connection runs."""
+        self.job(task).interval = seconds
+
+    def job_ran(self, task: str, duration: float) -> None:
+        """A run of the job ended (whatever its outcome) after ``duration`` seconds: counts it, keeps its
+        duration and observes it in the all-connections histogram ``ordersyncd_job_duration_seconds``."""
+        stats = self.job(task)
+        stats.runs += 1
+        stats.last_duration = duration
+        if self._observe_job_duration is not None:
+            self._observe_job_duration(task, duration)
+
+    def job_succeeded(self, task: str, at: float) -> None:
+        """The run of the job that ended at Unix time ``at`` succeeded."""
+        self.job(task).last_success = at
+
+    def job_failed(self, task: str) -> None:
+        """The run of the job failed."""
+        self.job(task).failures += 1
+
+
+class SystemStats:
+    """Requests to one remote system (a configured store or marketplace), shared by every connection using it."""
+
+    __slots__ = ("_duration", "_histogram", "_system", "requests", "throttled")
+
+    def __init__(self, system: str = "", histogram: Histogram | None = None) -> None:
+        #: Requests per status class (every class of :data:`CODE_CLASSES`).
+        self.requests: dict[str, int] = dict.fromkeys(CODE_CLASSES, 0)
+        #: Answers asking to slow down (HTTP 429).
+        self.throttled = 0
+        self._system = system
+        # The request duration histogram (Metrics.api_duration) and, from the first request on, its child for
+        # this system (14 series, so not created before they have something to say).
+        self._histogram = histogram
+        self._duration: Histogram | None = None
+
+    def record(self, status: int | None, duration: float) -> None:
+        """One request that ended with ``status`` (``None``: no response) after ``duration`` seconds."""
+        self.requests[code_class(status)] += 1
+        if status == 429:
+            self.throttled += 1
+        if self._histogram is not None:
+            if self._duration is None:
+                self._duration = self._histogram.labels(system=self._system)
+            self._duration.observe(duration)
+
+
+# The families the collector exports: name, HELP text, label names. Names, texts and labels are what dashboards,
+# alert rules and docs/operations.md know; they must not change.
+_CONNECTION_UP = (
+    "ordersyncd_connection_up",
+    "1 when the connection's last job run reached both remote systems, 0 when it failed.",
+    ("connection",),
+)
+_JOB_RUNS = (
+    "ordersyncd_job_runs_total",
+    "Job runs per connection and job (label task: the job name).",
+    ("connection", "task"),
+)
+_JOB_FAILURES = ("ordersyncd_job_failures_total", "Job runs that failed.", ("connection", "task"))
+_JOB_LAST_DURATION = (
+    "ordersyncd_job_last_duration_seconds",
+    "Duration of the last run per connection and job.",
+    ("connection", "task"),
+)
+_LAST_SUCCESS = (
+    "ordersyncd_job_last_success_timestamp_seconds",
+    "Unix time of the last successful run per connection and job (absent until the first success).",
+    ("connection", "task"),
+)
+_JOB_INTERVAL = (
+    "ordersyncd_job_interval_seconds",
+    "Configured interval of each job (alert rules compare the last success against it).",
+    ("connection", "task"),
+)
+_ORDERS_IMPORTED = ("ordersyncd_orders_imported_total", "Orders created in the store.", ("connection",))
+_ORDERS_ACKNOWLEDGED = (
+    "ordersyncd_orders_acknowledged_total",
+    "Orders acknowledged at the marketplace.",
+    ("connection",),
+)
+_ORDERS_SHIPPED = (
+    "ordersyncd_orders_shipped_total",
+    "Shipments reported to the marketplace.",
+    ("connection",),
+)
+_ORDERS_QUARANTINED = (
+    "ordersyncd_orders_quarantined_total",
+    "Orders moved to needs_attention.",
+    ("connection",),
+)
+_ORDERS_BY_STATE = ("ordersyncd_orders", "Orders in the journal by state.", ("connection", "state"))
+_SHIPMENTS_WAITING = (
+    "ordersyncd_shipments_waiting_for_codes",
+    "Shipments held because a mandatory tracking code is missing.",
+    ("connection",),
+)
+_OLDEST_WAITING = (
+    "ordersyncd_shipments_waiting_oldest_timestamp_seconds",
+    "Unix time since which the oldest held shipment waits for codes (0 when none waits).",
+    ("connection",),
+)
+_API_REQUESTS = (
+    "ordersyncd_api_requests_total",
+    "Requests to remote APIs by system and status class.",
+    ("system", "code_class"),
+)
+_API_THROTTLED = (
+    "ordersyncd_api_throttled_total",
+    "Remote API answers asking us to slow down (429/THROTTLED).",
+    ("system",),
+)
+_STOCK_PUSHED = (
+    "ordersyncd_stock_items_pushed_total",
+    "Stock items accepted by the marketplace.",
+    ("connection",),
+)
+_STOCK_REJECTED = (
+    "ordersyncd_stock_items_rejected_total",
+    "Stock items rejected by the marketplace.",
+    ("connection",),
+)
+
+
+def _counter(spec: tuple[str, str, tuple[str, ...]]) -> CounterMetricFamily:
+    name, documentation, labels = spec
+    return CounterMetricFamily(name, documentation, labels=labels)
+
+
+def _gauge(spec: tuple[str, str, tuple[str, ...]]) -> GaugeMetricFamily:
+    name, documentation, labels = spec
+    return GaugeMetricFamily(name, documentation, labels=labels)
+
+
+class StatsCollector(Collector):
+    """Exports every :class:`ConnectionStats` and :class:`SystemStats` when the registry is collected.
+
+    A family is exported even when no connection has a series in it (``# HELP`` and ``# TYPE`` only), as a
+    labelled prometheus_client metric without children is. A connection or system added or removed while a
+    scrape runs is exported or not, never an error: the scrape iterates over copies.
+    """
+
+    def __init__(self, connections: dict[str, ConnectionStats], systems: dict[str, SystemStats]) -> None:
+        self._connections = connections
+        self._systems = systems
+
+    def describe(self) -> list[Metric]:
+        """The families without samples: the registry learns their names (and refuses duplicates) from them."""
+        return self._families(with_samples=False)
+
+    def collect(self) -> list[Metric]:
+        return self._families(with_samples=True)
+
+    def _families(self, *, with_samples: bool) -> list[Metric]:
+        up = _gauge(_CONNECTION_UP)
+        runs = _counter(_JOB_RUNS)
+        failures = _counter(_JOB_FAILURES)
+        last_duration = _gauge(_JOB_LAST_DURATION)
+        last_success = _gauge(_LAST_SUCCESS)
+        interval = _gauge(_JOB_INTERVAL)
+        imported = _counter(_ORDERS_IMPORTED)
+        acknowledged = _counter(_ORDERS_ACKNOWLEDGED)
+        shipped = _counter(_ORDERS_SHIPPED)
+        quarantined = _counter(_ORDERS_QUARANTINED)
+        by_state = _gauge(_ORDERS_BY_STATE)
+        waiting = _gauge(_SHIPMENTS_WAITING)
+        oldest = _gauge(_OLDEST_WAITING)
+        requests = _counter(_API_REQUESTS)
+        throttled = _counter(_API_THROTTLED)
+        pushed = _counter(_STOCK_PUSHED)
+        rejected = _counter(_STOCK_REJECTED)
+        if with_samples:
+            for name, stats in list(self._connections.items()):
+                up.add_metric((name,), 1.0 if stats.up else 0.0)
+                for task, job in list(stats.jobs.items()):
+                    runs.add_metric((name, task), job.runs)
+                    failures.add_metric((name, task), job.failures)
+                    last_duration.add_metric((name, task), job.last_duration)
+                    if job.last_success is not None:
+                        last_success.add_metric((name, task), job.last_success)
+                    if job.interval is not None:
+                        interval.add_metric((name, task), job.interval)
+                imported.add_metric((name,), stats.orders_imported)
+                acknowledged.add_metric((name,), stats.orders_acknowledged)
+                shipped.add_metric((name,), stats.orders_shipped)
+                quarantined.add_metric((name,), stats.orders_quarantined)
+                for state, count in list(stats.orders_by_state.items()):
+                    by_state.add_metric((name, state), count)
+                waiting.add_metric((name,), stats.shipments_waiting)
+                oldest.add_metric((name,), stats.oldest_waiting)
+                pushed.add_metric((name,), stats.stock_pushed)
+                rejected.add_metric((name,), stats.stock_rejected)
+            for system, calls in list(self._systems.items()):
+                for cls, count in list(calls.requests.items()):
+                    requests.add_metric((system, cls), count)
+                throttled.add_metric((system,), calls.throttled)
+        return [
+            up,
+            runs,
+            failures,
+            last_duration,
+            last_success,
+            interval,
+            imported,
+            acknowledged,
+            shipped,
+            quarantined,
+            by_state,
+            waiting,
+            oldest,
+            requests,
+            throttled,
+            pushed,
+            rejected,
+        ]
+
+
 class Metrics:
-    """All metric objects of one daemon, on one registry (the global one by default)."""
+    """All metrics of one daemon, on one registry (the global one by default): ordinary prometheus_client
+    metrics for what is not per connection, :class:`ConnectionStats` and :class:`SystemStats` (exported by a
+    :class:`StatsCollector`) for what is."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.registry = registry
@@ -64,21 +368,6 @@ class Metrics:
             ["plugin", "distribution", "version"],
             registry=r,
         )
-        self.connection_up = Gauge(
-            "ordersyncd_connection_up",
-            "1 when the connection's last job run reached both remote systems, 0 when it failed.",
-            ["connection"],
-            registry=r,
-        )
-        self.job_runs = Counter(
-            "ordersyncd_job_runs_total",
-            "Job runs per connection and job (label task: the job name).",
-            ["connection", "task"],
-            registry=r,
-        )
-        self.job_failures = Counter(
-            "ordersyncd_job_failures_total", "Job runs that failed.", ["connection", "task"], registry=r
-        )
         # By job only: a histogram per connection and job is 14 series each (70 per connection, 350,000 at
         # 5,000 connections) for the daemon to keep and Prometheus to store. Per connection, the last duration.
         self.job_duration = Histogram(
@@ -88,91 +377,12 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
             registry=r,
         )
-        for job in JOBS:
-            self.job_duration.labels(task=job)
-        self.job_last_duration = Gauge(
-            "ordersyncd_job_last_duration_seconds",
-            "Duration of the last run per connection and job.",
-            ["connection", "task"],
-            registry=r,
-        )
-        self.last_success = Gauge(
-            "ordersyncd_job_last_success_timestamp_seconds",
-            "Unix time of the last successful run per connection and job (absent until the first success).",
-            ["connection", "task"],
-            registry=r,
-        )
-        self.job_interval = Gauge(
-            "ordersyncd_job_interval_seconds",
-            "Configured interval of each job (alert rules compare the last success against it).",
-            ["connection", "task"],
-            registry=r,
-        )
-        self.orders_imported = Counter(
-            "ordersyncd_orders_imported_total", "Orders created in the store.", ["connection"], registry=r
-        )
-        self.orders_acknowledged = Counter(
-            "ordersyncd_orders_acknowledged_total",
-            "Orders acknowledged at the marketplace.",
-            ["connection"],
-            registry=r,
-        )
-        self.orders_shipped = Counter(
-            "ordersyncd_orders_shipped_total",
-            "Shipments reported to the marketplace.",
-            ["connection"],
-            registry=r,
-        )
-        self.orders_quarantined = Counter(
-            "ordersyncd_orders_quarantined_total",
-            "Orders moved to needs_attention.",
-            ["connection"],
-            registry=r,
-        )
-        self.orders_by_state = Gauge(
-            "ordersyncd_orders", "Orders in the journal by state.", ["connection", "state"], registry=r
-        )
-        self.shipments_waiting = Gauge(
-            "ordersyncd_shipments_waiting_for_codes",
-            "Shipments held because a mandatory tracking code is missing.",
-            ["connection"],
-            registry=r,
-        )
-        self.oldest_waiting = Gauge(
-            "ordersyncd_shipments_waiting_oldest_timestamp_seconds",
-            "Unix time since which the oldest held shipment waits for codes (0 when none waits).",
-            ["connection"],
-            registry=r,
-        )
-        self.api_requests = Counter(
-            "ordersyncd_api_requests_total",
-            "Requests to remote APIs by system and status class.",
-            ["system", "code_class"],
-            registry=r,
-        )
-        self.api_throttled = Counter(
-            "ordersyncd_api_throttled_total",
-            "Remote API answers asking us to slow down (429/THROTTLED).",
-            ["system"],
-            registry=r,
-        )
+        self._job_durations: dict[str, Histogram] = {job: self.job_duration.labels(task=job) for job in JOBS}
         self.api_duration = Histogram(
             "ordersyncd_api_request_duration_seconds",
             "Duration of remote API requests.",
             ["system"],
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-            registry=r,
-        )
-        self.stock_pushed = Counter(
-            "ordersyncd_stock_items_pushed_total",
-            "Stock items accepted by the marketplace.",
-            ["connection"],
-            registry=r,
-        )
-        self.stock_rejected = Counter(
-            "ordersyncd_stock_items_rejected_total",
-            "Stock items rejected by the marketplace.",
-            ["connection"],
             registry=r,
         )
         self.alerts_sent = Counter(
@@ -181,51 +391,44 @@ class Metrics:
         self.alerts_failed = Counter(
             "ordersyncd_alert_failures_total", "Alert e-mail delivery attempts that failed.", registry=r
         )
+        self._connections: dict[str, ConnectionStats] = {}
+        self._systems: dict[str, SystemStats] = {}
+        r.register(StatsCollector(self._connections, self._systems))
+        # One bound method shared by every ConnectionStats (instead of one each).
+        self._observe = self._observe_job_duration
 
     def init_plugins(self, plugins: Iterable[tuple[str, str, str]]) -> None:
         for name, dist, version in plugins:
             self.plugin_info.labels(plugin=name, distribution=dist, version=version).set(1)
 
+    def connection(self, connection: str) -> ConnectionStats:
+        """The stats of a connection, created (every series 0) when it has none."""
+        stats = self._connections.get(connection)
+        if stats is None:
+            stats = self._connections[connection] = ConnectionStats(self._observe)
+        return stats
+
+    def system(self, system: str) -> SystemStats:
+        """The request counters of a remote system (a store or marketplace name), created (0) when it has none."""
+        stats = self._systems.get(system)
+        if stats is None:
+            stats = self._systems[system] = SystemStats(system, self.api_duration)
+        return stats
+
     def init_connection(self, connection: str, systems: Iterable[str]) -> None:
-        """Create every series of a connection with value 0 so they exist from start."""
-        self.connection_up.labels(connection=connection)
-        for job in JOBS:
-            self.job_runs.labels(connection=connection, task=job)
-            self.job_failures.labels(connection=connection, task=job)
-            self.job_last_duration.labels(connection=connection, task=job)
-        for counter in (
-            self.orders_imported,
-            self.orders_acknowledged,
-            self.orders_shipped,
-            self.orders_quarantined,
-            self.stock_pushed,
-            self.stock_rejected,
-        ):
-            counter.labels(connection=connection)
-        for state in ORDER_STATES:
-            self.orders_by_state.labels(connection=connection, state=state)
-        self.shipments_waiting.labels(connection=connection)
-        self.oldest_waiting.labels(connection=connection)
+        """Create every series of a connection and of its remote systems with value 0 so they exist from
+        start. Values a connection already has are kept."""
+        self.connection(connection)
         for system in systems:
-            for cls in CODE_CLASSES:
-                self.api_requests.labels(system=system, code_class=cls)
-            self.api_throttled.labels(system=system)
+            self.system(system)
 
     def forget_connection(self, connection: str) -> None:
-        """Drop a connection's series (after a reload removed it)."""
-        for gauge in (self.connection_up, self.shipments_waiting, self.oldest_waiting):
-            with contextlib.suppress(KeyError):
-                gauge.remove(connection)
-        for metric in (
-            self.job_runs,
-            self.job_failures,
-            self.last_success,
-            self.job_interval,
-            self.job_last_duration,
-        ):
-            for job in JOBS:
-                with contextlib.suppress(KeyError):
-                    metric.remove(connection, job)
-        for state in ORDER_STATES:
-            with contextlib.suppress(KeyError):
-                self.orders_by_state.remove(connection, state)
+        """Drop a connection's series (after a reload removed it). Its systems' request counters stay: other
+        connections may use the same store or marketplace."""
+        self._connections.pop(connection, None)
+
+    def _observe_job_duration(self, task: str, duration: float) -> None:
+        child = self._job_durations.get(task)
+        if child is None:
+            child = self._job_durations[task] = self.job_duration.labels(task=task)
+        child.observe(duration)

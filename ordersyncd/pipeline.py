@@ -131,7 +131,8 @@ class OrderPipeline:
         self.plugins = plugins
         self.settings = plugins.settings
         self.name = plugins.info.name
-        self.metrics = metrics
+        #: This connection's series (``None`` without metrics).
+        self.stats = metrics.connection(self.name) if metrics is not None else None
         self.clock = clock
         self.rng = rng or SHARED_RNG
         self._cursors: dict[str, str | None] = {}
@@ -352,8 +353,8 @@ class OrderPipeline:
             events=_events_from(exchanges),
         )
         bound.info("store order created", store_order=ref.number, found_existing=found is not None)
-        if self.metrics:
-            self.metrics.orders_imported.labels(connection=self.name).inc()
+        if self.stats is not None:
+            self.stats.orders_imported += 1
         if self.on_order_created is not None:
             await self.on_order_created(order)
         return new
@@ -375,8 +376,8 @@ class OrderPipeline:
             events=_events_from(exchanges),
         )
         bound.info("order acknowledged", store_order=ref.number)
-        if self.metrics:
-            self.metrics.orders_acknowledged.labels(connection=self.name).inc()
+        if self.stats is not None:
+            self.stats.orders_acknowledged += 1
         return new
 
     async def _quarantine(
@@ -392,8 +393,8 @@ class OrderPipeline:
             events=_events_from(exchanges),
         )
         bound.warning("order needs attention", reason=reason)
-        if self.metrics:
-            self.metrics.orders_quarantined.labels(connection=self.name).inc()
+        if self.stats is not None:
+            self.stats.orders_quarantined += 1
 
     async def _failed(
         self, record: OrderRecord, error: BaseException, exchanges: list[Exchange], bound: Any
@@ -602,8 +603,8 @@ class OrderPipeline:
                 ],
             )
         bound.info("shipment reported", carrier=record.shipment.carrier)
-        if self.metrics:
-            self.metrics.orders_shipped.labels(connection=self.name).inc()
+        if self.stats is not None:
+            self.stats.orders_shipped += 1
         return ShipmentState.SENT
 
     # ------------------------------------------------------------------ missing-code alerts

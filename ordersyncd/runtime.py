@@ -26,7 +26,7 @@ from .alerts import AlertConfig, AlertDispatcher, load_alert_config
 from .config import Config, load_config
 from .errors import ConfigError, ConfigProblem, IllegalTransition, PluginError
 from .http import client_factory
-from .journal import Journal, OrderState, ShipmentState, open_journal
+from .journal import Journal, OrderState, open_journal
 from .logs import SecretRedactor, configure_logging
 from .metrics import ORDER_STATES, Metrics
 from .model import Order
@@ -197,15 +197,15 @@ class Daemon:
         if self.journal is None or not self.journal.is_open or self.config is None:
             return
         counts = await self.journal.count_by_state()
+        held = await self.journal.held_shipments_by_connection()  # one query for all connections
+        states = [(state, OrderState(state)) for state in ORDER_STATES]
         for name in self.config.connections:
-            for state in ORDER_STATES:
-                self.metrics.orders_by_state.labels(connection=name, state=state).set(
-                    counts.get((name, OrderState(state)), 0)
-                )
-            held = await self.journal.shipments(connection=name, state=ShipmentState.HELD)
-            self.metrics.shipments_waiting.labels(connection=name).set(len(held))
-            oldest = min((s.held_since for s in held if s.held_since), default=0.0)
-            self.metrics.oldest_waiting.labels(connection=name).set(oldest)
+            stats = self.metrics.connection(name)
+            for state, key in states:
+                stats.orders_by_state[state] = counts.get((name, key), 0)
+            waiting, oldest = held.get(name, (0, None))
+            stats.shipments_waiting = waiting
+            stats.oldest_waiting = oldest or 0.0
 
     async def retry_order(self, connection: str, order_id: str) -> dict[str, Any]:
         assert self.journal is not None

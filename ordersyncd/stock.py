@@ -99,8 +99,9 @@ class StockSync:
     ) -> None:
         self.journal = journal
         self.plugins = plugins
-        self.metrics = metrics
         self.name = plugins.info.name
+        #: This connection's series (``None`` without metrics).
+        self.stats = metrics.connection(self.name) if metrics is not None else None
         self.account = plugins.settings.marketplace
         self.store = plugins.settings.store
         self.buffer = plugins.settings.stock_buffer
@@ -322,13 +323,9 @@ class StockSync:
             if outcome.accepted_quantity is None and previous is not None:
                 outcome = replace(outcome, accepted_quantity=previous.accepted_quantity)
             records[key] = outcome
-        if self.metrics:
-            self.metrics.stock_pushed.labels(connection=self.name).inc(
-                run_count(results, StockItemStatus.ACCEPTED)
-            )
-            self.metrics.stock_rejected.labels(connection=self.name).inc(
-                run_count(results, StockItemStatus.REJECTED)
-            )
+        if self.stats is not None:
+            self.stats.stock_pushed += run_count(results, StockItemStatus.ACCEPTED)
+            self.stats.stock_rejected += run_count(results, StockItemStatus.REJECTED)
 
 
 def run_count(results: Sequence[StockItemResult], status: StockItemStatus) -> int:

@@ -59,7 +59,8 @@ class ConnectionWorker:
         self.plugins = plugins
         self.name = plugins.info.name
         self.journal = journal
-        self.metrics = metrics
+        #: This connection's series (``None`` without metrics).
+        self.stats = metrics.connection(self.name) if metrics is not None else None
         self.pipeline = OrderPipeline(
             journal,
             plugins,
@@ -77,9 +78,9 @@ class ConnectionWorker:
         for name in names:
             interval = float(getattr(settings.intervals, name))
             self.jobs[name] = JobState(name, interval, timeout=min(3600.0, max(120.0, 5 * interval)))
-        if metrics is not None:
+        if self.stats is not None:
             for job in self.jobs.values():
-                metrics.job_interval.labels(connection=self.name, task=job.name).set(job.interval)
+                self.stats.set_interval(job.name, job.interval)
         self.up: bool | None = None
         self.scheduler: Scheduler | None = None  # set by start()
         self._stopping = False
@@ -217,23 +218,21 @@ class ConnectionWorker:
         finally:
             job.running_since = None
             duration = time.monotonic() - start
-            if self.metrics is not None:
-                self.metrics.job_runs.labels(connection=self.name, task=name).inc()
-                self.metrics.job_duration.labels(task=name).observe(duration)
-                self.metrics.job_last_duration.labels(connection=self.name, task=name).set(duration)
+            if self.stats is not None:
+                self.stats.job_ran(name, duration)  # runs, last duration, the all-connections histogram
         wait = job.interval
         if ok:
             job.last_success = time.time()
             job.last_error = ""
             job.failures = 0
             self._set_up(True)
-            if self.metrics is not None:
-                self.metrics.last_success.labels(connection=self.name, task=name).set(job.last_success)
+            if self.stats is not None:
+                self.stats.job_succeeded(name, job.last_success)
         else:
             job.failures += 1
             self._set_up(False)
-            if self.metrics is not None:
-                self.metrics.job_failures.labels(connection=self.name, task=name).inc()
+            if self.stats is not None:
+                self.stats.job_failed(name)
             if retry_after is not None:
                 wait = max(retry_after, 0.5)
             else:  # back off the whole job while it keeps failing, up to its interval
@@ -247,8 +246,8 @@ class ConnectionWorker:
         if self.up is not up:
             log.info("connection up" if up else "connection down", connection=self.name)
         self.up = up
-        if self.metrics is not None:
-            self.metrics.connection_up.labels(connection=self.name).set(1 if up else 0)
+        if self.stats is not None:
+            self.stats.set_up(up)
 
     async def _work(self, name: str) -> None:
         if name == "poll_orders":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -47,7 +48,10 @@ def create_app(daemon: Daemon) -> Starlette:
 
     async def metrics(request: Request) -> Response:
         await daemon.refresh_gauges()
-        return Response(generate_latest(daemon.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        # In a worker thread: at 5,000 connections the text takes over a second to render, which would hold up
+        # every job on the event loop (the per-connection values are copied under the GIL, see metrics.py).
+        body = await anyio.to_thread.run_sync(generate_latest, daemon.metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def status(request: Request) -> Response:
         if not authorized(request):

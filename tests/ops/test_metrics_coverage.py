@@ -43,9 +43,10 @@ def exercised_exposition() -> str:
     metrics = Metrics(registry)
     metrics.init_connection("c", ["s"])
     metrics.init_plugins([("zalando", "ordersyncd", "0.1.0")])
-    metrics.last_success.labels(connection="c", task="poll_orders").set(1)
-    metrics.job_interval.labels(connection="c", task="poll_orders").set(120)
-    metrics.api_duration.labels(system="s").observe(0.1)
+    stats = metrics.connection("c")
+    stats.job_succeeded("poll_orders", 1)
+    stats.set_interval("poll_orders", 120)
+    metrics.system("s").record(200, 0.1)
     return generate_latest(registry).decode()
 
 
