@@ -6,6 +6,8 @@ import json
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from ordersyncd import __version__
 from ordersyncd.testing import serve_asgi
 from ordersyncd_plugins.marketplace_zalando.simulator import (
@@ -156,3 +158,30 @@ base_url = "{sim.base_url}"
         merchants[MERCHANT_A]["sales_channels"]
     )
     assert DEFAULT_CLIENT_SECRET not in dropins[0].read_text()
+
+
+def test_run_keeps_no_copy_of_the_configuration_beside_the_daemons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run` reads the configuration for the state directory's lock; the daemon loads its own. A copy kept by
+    the command for the whole run cost about 27 KB per connection."""
+    import gc
+
+    from click.testing import CliRunner
+
+    from ordersyncd import cli
+    from ordersyncd.config import Config
+    from ordersyncd.runtime import Daemon
+
+    live: list[int] = []
+
+    async def count_configs(self: Daemon) -> None:  # stands in for the daemon's run
+        gc.collect()
+        live.append(sum(1 for o in gc.get_objects() if isinstance(o, Config)))
+
+    monkeypatch.setattr(Daemon, "run", count_configs)
+    monkeypatch.setattr(cli, "_log_to_stderr", lambda config: None)  # leave this process's logging alone
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    result = CliRunner().invoke(cli.cli, ["--config", str(config), "run"])
+    assert result.exit_code == 0, result.output
+    assert live == [0]
