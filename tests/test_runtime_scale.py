@@ -44,14 +44,20 @@ async def test_start_up_objects_are_frozen_once_every_connection_started(
 
     from ordersyncd import runtime
 
-    monkeypatch.setattr(runtime, "FREEZE_AFTER_START", 0.2)
+    monkeypatch.setattr(runtime, "FREEZE_AFTER_START", 1.0)
     gc.unfreeze()
     try:
         async with running(write_config(tmp_path, fake_backend.base_url)) as daemon:
             assert gc.get_threshold() == runtime.GC_THRESHOLDS
             assert daemon.plugins is not None
-            await until(lambda: gc.get_freeze_count() > 0, what="start-up objects frozen")
+            # Before the first connection starts: what the configuration is built of, without the check's
+            # one-block managers.
+            assert gc.get_freeze_count() > 0 and not daemon.startup_frozen
+            built = gc.get_freeze_count()
+            # Once every connection started: what the start-ups made, again without the one-block managers.
+            await until(lambda: daemon.startup_frozen, what="start-up objects frozen")
             assert daemon.plugins.managers == {}, "the one-block managers are dropped before the freeze"
+            assert gc.get_freeze_count() > built
     finally:
         gc.unfreeze()
         gc.set_threshold(700, 10, 10)
