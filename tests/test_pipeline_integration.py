@@ -242,11 +242,21 @@ async def test_stock_is_pushed_net_of_orders_not_yet_in_the_store(fake_backend: 
 async def test_cursors_are_read_from_the_journal_once_then_remembered(
     fake_backend: FakeBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = write_config(tmp_path, fake_backend.base_url)
+    # The daemon's own jobs run once at start, then not for an hour: only the test's polls read the cursors.
+    hourly = "\n".join(
+        f'{job} = "1h"'
+        for job in ("poll_orders", "advance_orders", "poll_shipments", "sync_stock", "reconcile")
+    )
+    config = write_config(tmp_path, fake_backend.base_url, intervals=hourly)
     async with running(config) as daemon:
         assert daemon.journal is not None
         journal = daemon.journal
-        pipeline = daemon.workers["fake"].pipeline
+        worker = daemon.workers["fake"]
+        pipeline = worker.pipeline
+        await until(
+            lambda: all(j.runs >= 1 and j.running_since is None for j in worker.jobs.values()),
+            what="every job's first run",
+        )
         reads: list[str] = []
         original = journal.get_cursor
 
