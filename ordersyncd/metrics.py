@@ -423,8 +423,9 @@ class Metrics:
             self.system(system)
 
     def forget_connection(self, connection: str) -> None:
-        """Drop a connection's series (after a reload removed it). Its systems' request counters stay: other
-        connections may use the same store or marketplace."""
+        """Drop a connection's series (when its worker stops: after a reload every connection's series start
+        afresh, and a removed connection's are gone). Its systems' request counters stay: other connections may
+        use the same store or marketplace."""
         self._connections.pop(connection, None)
 
     def _observe_job_duration(self, task: str, duration: float) -> None:
