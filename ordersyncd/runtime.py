@@ -382,6 +382,9 @@ class Daemon:
         # _freeze_built and _freeze_when_started). A reload lets the old configuration's objects go first.
         gc.unfreeze()
         self.startup_frozen = False
+        # The plugins are built and validated: from now on the origin records only answer the occasional error
+        # message, and most of them (all, for a configuration of one file) repeat their enclosing key's.
+        config.compact_origins()
         spread = len(plugins.connections) / config.daemon.start_rate
         assert self.journal is not None and self._worker_group is not None
         for name, conn in plugins.connections.items():

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["KeyPath", "OriginMap", "format_key_path", "parse_key_path"]
+__all__ = ["KeyPath", "OriginMap", "compact_origins", "format_key_path", "parse_key_path"]
 
 #: A key path as a tuple of keys; integers are array indexes (only in problem locations).
 KeyPath = tuple[str | int, ...]
+
+_K = TypeVar("_K", str, tuple[str, ...])
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -43,6 +45,33 @@ def parse_key_path(text: str) -> tuple[str, ...]:
         (key, document), *_ = document.items()
         keys.append(key)
     return tuple(keys)
+
+
+def compact_origins(
+    origins: dict[_K, Path], parts: Callable[[_K], Sequence[str]], default: Path
+) -> dict[_K, Path]:
+    """``origins`` without the entries a nearest-enclosing-key look-up finds anyway.
+
+    A look-up of a key returns the origin of the key itself or of its nearest enclosing key that has one, else
+    ``default``. An entry equal to what that look-up would find without it adds nothing; in a configuration of one
+    file every entry is such. The result answers every look-up exactly as ``origins`` does: entries are visited
+    shallowest first, so the fall-back of each is computed from what is already kept, which answers as the full
+    map does.
+    """
+    kept: dict[_K, Path] = {}
+    by_parts: dict[tuple[str, ...], Path] = {}
+    for key in sorted(origins, key=lambda k: len(parts(k))):
+        split = tuple(parts(key))
+        fallback = default
+        for depth in range(len(split) - 1, 0, -1):
+            found = by_parts.get(split[:depth])
+            if found is not None:
+                fallback = found
+                break
+        if origins[key] != fallback:
+            kept[key] = origins[key]
+            by_parts[split] = origins[key]
+    return kept
 
 
 class OriginMap:
@@ -117,6 +146,15 @@ class OriginMap:
             for key in candidates
             if len(key) > depth and key[:depth] == prefix and key in self._origins
         }
+
+    def compact(self) -> None:
+        """Forget the origins :meth:`lookup` finds anyway (see :func:`compact_origins`): every look-up answers as
+        before. The daemon does this once the configuration is built; :meth:`below` then lists only what was
+        kept."""
+        self._origins = compact_origins(self._origins, lambda key: key, self.main_file)
+        self._by_block = {}
+        for path in self._origins:
+            self._add(path)
 
     def snapshot(self) -> Mapping[tuple[str, ...], Path]:
         """A copy of the whole map."""

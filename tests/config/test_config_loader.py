@@ -201,3 +201,71 @@ def test_origin_rejects_malformed_paths(write_config: WriteConfig) -> None:
 def test_port_zero_and_localhost_are_accepted(write_config: WriteConfig) -> None:
     config = load_config(write_config('[http]\nlisten = "localhost"\nport = 0\n'), environ={})
     assert (config.http.listen, config.http.port) == ("localhost", 0)
+
+
+def _every_key_path(value: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _every_key_path(item, (*prefix, key))
+        found.append((*prefix, "not-set"))
+    return found
+
+
+def test_compacted_origins_answer_every_look_up_as_before(write_config: WriteConfig) -> None:
+    main = write_config(
+        MINIMAL + "\n[stores.shop.nested]\na = 1\nb = [1, 2]\n[stores.shop.nested.deep]\nx = 1\n",
+        **{
+            "10-a.toml": "[stores.shop.nested]\na = 2\nc = 1\n[stores.shop.nested.deep]\ny = 2\n",
+            "20-b.toml": '[stores.shop.nested]\nb = [3]\nc = "x"\n[connections.zal-shop.intervals]\npoll_orders = "5m"\n',
+            "30-c.toml": '[stores.extra]\nplugin = "shopify"\n[stores.extra.deep]\nz = 1\n',
+        },
+    )
+    config = load_config(main, environ={})
+    assert config.origins is not None
+    paths = _every_key_path(_tree(config))
+    before = {path: config.origins.lookup(path) for path in paths}
+    blocks = [*config.stores.values(), *config.marketplaces.values()]
+    block_keys = {
+        block.name: [".".join(p) for p in _every_key_path(block.settings)] + [""] for block in blocks
+    }
+    block_before = {b.name: {k: b.origin(k) for k in block_keys[b.name]} for b in blocks}
+    records_before = len(config.origins.snapshot()) + sum(len(b.origins) for b in blocks)
+
+    config.compact_origins()
+
+    assert {path: config.origins.lookup(path) for path in paths} == before
+    assert {b.name: {k: b.origin(k) for k in block_keys[b.name]} for b in blocks} == block_before
+    # What a drop-in set is still known; what only repeats its enclosing key's file is gone.
+    dropins = main.parent / "conf.d"
+    assert config.origin("connections.zal-shop.intervals.poll_orders") == dropins / "20-b.toml"
+    assert config.stores["shop"].origins == {
+        "nested.a": dropins / "10-a.toml",
+        "nested.b": dropins / "20-b.toml",
+        "nested.c": dropins / "20-b.toml",
+        "nested.deep.y": dropins / "10-a.toml",
+    }
+    assert config.stores["extra"].origins == {}
+    assert len(config.origins.snapshot()) + sum(len(b.origins) for b in blocks) < records_before / 2
+
+
+def _tree(config: Config) -> dict[str, object]:
+    """The merged document's shape, rebuilt from the origin records (every key any file set)."""
+    assert config.origins is not None
+    tree: dict[str, object] = {}
+    for path in config.origins.snapshot():
+        node = tree
+        for key in path:
+            child = node.setdefault(key, {})
+            assert isinstance(child, dict)
+            node = child
+    return tree
+
+
+def test_compacted_origins_of_one_file_are_empty(write_config: WriteConfig) -> None:
+    config = load_config(write_config(MINIMAL), environ={})
+    assert config.origins is not None and config.origins.snapshot()
+    config.compact_origins()
+    assert config.origins.snapshot() == {}
+    assert all(not block.origins for block in (*config.stores.values(), *config.marketplaces.values()))
+    assert config.origin("connections.zal-shop.intervals.poll_orders") == config.main_file
