@@ -3,8 +3,8 @@
 Every hook may be implemented as a plain function or as ``async def``; the core awaits what it returns.
 Hooks that stream (``fetch_orders``, ``find_shipments``, ``read_stock``) may instead be async generators.
 
-Each connection gets its own :class:`pluggy.PluginManager` holding exactly its marketplace plugin instance and
-its store plugin instance, so a call reaches the instances configured for that connection and no other.
+A hook called for a connection reaches exactly its marketplace plugin instance and its store plugin instance, in
+the order a :class:`pluggy.PluginManager` holding those two would call them (see :mod:`ordersyncd.dispatch`).
 Marketplace hooks are implemented by marketplace plugins, store hooks by store plugins; the hooks marked
 "both" by either. All hooks are ``firstresult``: one implementation answers.
 

@@ -1,5 +1,6 @@
 """The plugin host: discovers plugins through one entry-point group, builds one instance per configured block,
-and gives each connection a :class:`pluggy.PluginManager` holding exactly its marketplace and store instances.
+and lets each connection call hooks on exactly its marketplace and store instances, in the order a
+:class:`pluggy.PluginManager` holding those two would (see :mod:`ordersyncd.dispatch`).
 
 The core never imports a plugin module by name: built-in plugins are found exactly like third-party ones.
 """
@@ -18,6 +19,7 @@ import structlog
 
 from . import hookspecs
 from .config import BlockConfig, Config, ConnectionConfig
+from .dispatch import HookPlan, plan_hooks
 from .errors import ConfigProblem, PluginError
 from .model import ConnectionInfo, SyncLevel
 from .plugin import PluginBase, PluginContext
@@ -156,15 +158,35 @@ def _manager(*instances: tuple[str, PluginBase[Any]]) -> pluggy.PluginManager:
     return pm
 
 
+#: How pluggy calls the hooks of a marketplace class's and a store class's instances (``None``: a wrapper among
+#: them, such connections get a manager of their own). One entry per pair of plugin classes.
+_PLANS: dict[tuple[type, type], HookPlan | None] = {}
+
+
+def _connection_hooks(
+    market: PluginBase[Any], store: PluginBase[Any], names: tuple[str, str]
+) -> tuple[HookPlan | None, pluggy.PluginManager | None]:
+    """The hook plan of the instances' classes, or (a wrapper among them) a manager of their own."""
+    key = (type(market), type(store))
+    if key not in _PLANS:
+        _PLANS[key] = plan_hooks(_manager((names[0], market), (names[1], store)), (market, store))
+    plan = _PLANS[key]
+    return (plan, None) if plan is not None else (None, _manager((names[0], market), (names[1], store)))
+
+
 @dataclass
 class ConnectionPlugins:
-    """A connection's own plugin manager (its marketplace and store instances) and what hooks learn of it."""
+    """A connection's marketplace and store instances, how their hooks are called, and what hooks learn of it.
+
+    ``plan`` calls the hooks as a pluggy manager holding the two instances would; ``pm`` is such a manager, kept
+    instead only for plugin classes with hook wrappers (see :mod:`ordersyncd.dispatch`)."""
 
     info: ConnectionInfo
     settings: ConnectionConfig
     marketplace: PluginBase[Any]
     store: PluginBase[Any]
-    pm: pluggy.PluginManager
+    plan: HookPlan | None = None
+    pm: pluggy.PluginManager | None = None
 
     @property
     def marketplace_system(self) -> str:
@@ -175,14 +197,20 @@ class ConnectionPlugins:
         return self.settings.store
 
     def implements(self, hook: str) -> bool:
+        if self.plan is not None:
+            return self.plan.implements(hook)
+        assert self.pm is not None
         return bool(getattr(self.pm.hook, hook).get_hookimpls())
 
     def call(self, hook: str, **kwargs: Any) -> Any:
         """Call a hook with the connection; returns what the implementation returned (maybe awaitable)."""
-        caller = getattr(self.pm.hook, hook)
-        if not caller.get_hookimpls():
+        if not self.implements(hook):
             raise PluginError(f"no plugin of connection {self.info.name} implements {hook}")
-        return caller(connection=self.info, **kwargs)
+        kwargs["connection"] = self.info
+        if self.plan is not None:
+            return self.plan.call(hook, (self.marketplace, self.store), kwargs)
+        assert self.pm is not None
+        return getattr(self.pm.hook, hook)(**kwargs)
 
     async def acall(self, hook: str, **kwargs: Any) -> Any:
         return await await_maybe(self.call(hook, **kwargs))
@@ -310,8 +338,12 @@ async def build_plugins(
             order_types=conn.order_types,
             options=conn.options,
         )
-        pm = _manager((f"marketplace:{conn.marketplace}", market), (f"store:{conn.store}", store))
-        plugins = ConnectionPlugins(info=info, settings=conn, marketplace=market, store=store, pm=pm)
+        plan, pm = _connection_hooks(
+            market, store, (f"marketplace:{conn.marketplace}", f"store:{conn.store}")
+        )
+        plugins = ConnectionPlugins(
+            info=info, settings=conn, marketplace=market, store=store, plan=plan, pm=pm
+        )
         where = f"connections.{conn.name}"
         for kind, block_name, required in (
             ("marketplace", conn.marketplace, REQUIRED_HOOKS[conn.level]["marketplace"]),
