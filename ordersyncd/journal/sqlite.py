@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..errors import IllegalTransition
 from ..model import Order, RawOrder, Shipment
 from .base import AlertRecord, Event, Journal, OrderRecord, ShipmentRecord, StockRecord
 from .committer import GroupCommitter
+from .due_hints import DueHints
 from .migrations import MIGRATIONS
 from .states import OrderState, ShipmentState, check_transition
 
@@ -114,6 +116,8 @@ class SqliteJournal(Journal):
         self.synchronous = synchronous.upper()
         #: The journal thread: owns the connection, commits the calls that queued up together.
         self.committer = GroupCommitter()
+        #: When each connection's next order or shipment can be due, answered without a query while nothing changed.
+        self.due_hints = DueHints()
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -130,10 +134,27 @@ class SqliteJournal(Journal):
             db.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'FULL' else 'NORMAL'}")
             db.execute("PRAGMA foreign_keys=ON")
             self._migrate(db)
+            self._watch_changes(db)
         except BaseException:
             db.close()
             raise
         self.committer.db = db
+
+    def _watch_changes(self, db: sqlite3.Connection) -> None:
+        """Temporary triggers (this connection's alone, not part of the schema): every row of ``orders`` or
+        ``shipments`` this process inserts, updates or deletes tells :attr:`due_hints` its connection changed."""
+        db.create_function("ordersyncd_touch", 1, self.due_hints.touch)
+        for table in ("orders", "shipments"):
+            for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+                db.execute(
+                    f"CREATE TEMP TRIGGER IF NOT EXISTS ordersyncd_touch_{table}_{event.lower()} "
+                    f"AFTER {event} ON main.{table} BEGIN SELECT ordersyncd_touch({row}.connection); END"
+                )
+
+    def _due_stamp(self, db: sqlite3.Connection, connection: str) -> tuple[int, int]:
+        """Check for other processes' commits, then return what a hint read now depends on."""
+        self.due_hints.observe_version(db.execute("PRAGMA data_version").fetchone()[0])
+        return self.due_hints.stamp(connection)
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
@@ -308,16 +329,32 @@ class SqliteJournal(Journal):
     async def due_orders(
         self, connection: str, states: Sequence[OrderState], now: float, limit: int
     ) -> list[OrderRecord]:
-        def q(db: sqlite3.Connection) -> list[OrderRecord]:
+        key = ("orders", connection, *states)
+        if self.due_hints.nothing_due(key, connection, now):
+            return []
+
+        def q(db: sqlite3.Connection) -> tuple[list[OrderRecord], tuple[int, int], float | None]:
+            stamp = self._due_stamp(db, connection)
             marks = ",".join("?" for _ in states)
+            values = [s.value for s in states]
             rows = db.execute(
                 f"SELECT {_ORDER_COLUMNS} FROM orders WHERE connection = ? AND state IN ({marks}) "
                 "AND next_attempt_at <= ? ORDER BY received_at, order_id LIMIT ?",
-                (connection, *[s.value for s in states], now, limit),
+                (connection, *values, now, limit),
             ).fetchall()
-            return [_order(r) for r in rows]
+            until = None
+            if not rows:
+                (until,) = db.execute(
+                    f"SELECT MIN(next_attempt_at) FROM orders WHERE connection = ? AND state IN ({marks}) "
+                    "AND next_attempt_at > ?",
+                    (connection, *values, now),
+                ).fetchone()
+                until = math.inf if until is None else until
+            return [_order(r) for r in rows], stamp, until
 
-        return await self._run(q)
+        found, stamp, until = await self._run(q)
+        self.due_hints.store(key, connection, stamp, until)
+        return found
 
     async def set_mapped(self, connection: str, order_id: str, order: Order, now: float) -> None:
         def q(db: sqlite3.Connection) -> None:
@@ -622,15 +659,30 @@ class SqliteJournal(Journal):
         return await self._run(q)
 
     async def due_shipments(self, connection: str, now: float, limit: int) -> list[ShipmentRecord]:
-        def q(db: sqlite3.Connection) -> list[ShipmentRecord]:
+        key = ("shipments", connection)
+        if self.due_hints.nothing_due(key, connection, now):
+            return []
+
+        def q(db: sqlite3.Connection) -> tuple[list[ShipmentRecord], tuple[int, int], float | None]:
+            stamp = self._due_stamp(db, connection)
             rows = db.execute(
                 f"SELECT {_SHIPMENT_COLUMNS} FROM shipments WHERE connection = ? AND state = 'pending' "
                 "AND next_attempt_at <= ? ORDER BY first_seen LIMIT ?",
                 (connection, now, limit),
             ).fetchall()
-            return [_shipment(r) for r in rows]
+            until = None
+            if not rows:
+                (until,) = db.execute(
+                    "SELECT MIN(next_attempt_at) FROM shipments WHERE connection = ? AND state = 'pending' "
+                    "AND next_attempt_at > ?",
+                    (connection, now),
+                ).fetchone()
+                until = math.inf if until is None else until
+            return [_shipment(r) for r in rows], stamp, until
 
-        return await self._run(q)
+        found, stamp, until = await self._run(q)
+        self.due_hints.store(key, connection, stamp, until)
+        return found
 
     async def begin_shipment_report(self, connection: str, shipment_id: str) -> int:
         def q(db: sqlite3.Connection) -> int:
