@@ -138,15 +138,14 @@ def check(ctx: click.Context, online: bool, as_json: bool) -> None:
             answers: dict[str, str] = {}
             for kind, name, _ in plugins.all_instances():
                 key = f"{kind}:{name}"
-                pm = plugins.single(kind, name)
                 try:
-                    if pm.hook.startup.get_hookimpls():
+                    if plugins.implements_block(kind, name, "startup"):
                         await plugins.call_block(kind, name, "startup")
                     answers[key] = "ok: " + str(await plugins.call_block(kind, name, "check_credentials"))
                 except PluginError as error:
                     answers[key] = f"FAILED: {type(error).__name__}: {error.message}"
                 finally:
-                    if pm.hook.shutdown.get_hookimpls():
+                    if plugins.implements_block(kind, name, "shutdown"):
                         await plugins.call_block(kind, name, "shutdown")
             return answers
 
@@ -282,7 +281,7 @@ async def _run_once(config: Config, plugin_set: PluginSet, name: str) -> dict[st
     jobs: dict[str, Any] = {}
     try:
         for kind, block in (("marketplace", plugins.settings.marketplace), ("store", plugins.settings.store)):
-            if plugin_set.single(kind, block).hook.startup.get_hookimpls():
+            if plugin_set.implements_block(kind, block, "startup"):
                 await plugin_set.call_block(kind, block, "startup")
             started.append((kind, block))
         worker = ConnectionWorker(plugins, journal)
@@ -294,7 +293,7 @@ async def _run_once(config: Config, plugin_set: PluginSet, name: str) -> dict[st
         jobs["startup"] = {"ok": False, "error": f"{type(error).__name__}: {error.message}"}
     finally:
         for kind, block in started:
-            if plugin_set.single(kind, block).hook.shutdown.get_hookimpls():
+            if plugin_set.implements_block(kind, block, "shutdown"):
                 await plugin_set.call_block(kind, block, "shutdown")
         await journal.close()
     return {"connection": name, "jobs": jobs}
@@ -588,13 +587,12 @@ def _plugin_group(plugin_name: str) -> click.Group:
             _fail(f"no {plugin_name} marketplace account {account!r} in the configuration")
 
         async def listing() -> list[Any]:
-            pm = plugin_set.single("marketplace", account)
-            if pm.hook.startup.get_hookimpls():
+            if plugin_set.implements_block("marketplace", account, "startup"):
                 await plugin_set.call_block("marketplace", account, "startup")
             try:
                 return list(await plugin_set.call_block("marketplace", account, "list_merchants"))
             finally:
-                if pm.hook.shutdown.get_hookimpls():
+                if plugin_set.implements_block("marketplace", account, "shutdown"):
                     await plugin_set.call_block("marketplace", account, "shutdown")
 
         try:

@@ -174,6 +174,16 @@ def _connection_hooks(
     return (plan, None) if plan is not None else (None, _manager((names[0], market), (names[1], store)))
 
 
+#: The same for the hooks that concern one block alone, by plugin class.
+_BLOCK_PLANS: dict[type, HookPlan | None] = {}
+
+
+def _block_plan(where: str, instance: PluginBase[Any]) -> HookPlan | None:
+    if type(instance) not in _BLOCK_PLANS:
+        _BLOCK_PLANS[type(instance)] = plan_hooks(_manager((where, instance)), (instance,))
+    return _BLOCK_PLANS[type(instance)]
+
+
 @dataclass
 class ConnectionPlugins:
     """A connection's marketplace and store instances, how their hooks are called, and what hooks learn of it.
@@ -226,16 +236,29 @@ class PluginSet:
     managers: dict[tuple[str, str], pluggy.PluginManager] = field(default_factory=dict)
 
     def single(self, kind: str, name: str) -> pluggy.PluginManager:
-        """The manager holding one block's instance, for hooks that concern the block alone."""
+        """The manager holding one block's instance, for hooks that concern the block alone (only for plugin
+        classes with hook wrappers; the others are called through a plan, see :mod:`ordersyncd.dispatch`)."""
         if (kind, name) not in self.managers:
             self.managers[(kind, name)] = _manager((f"{kind}:{name}", self.instances[(kind, name)]))
         return self.managers[(kind, name)]
 
+    def implements_block(self, kind: str, name: str, hook: str) -> bool:
+        """Whether the block's plugin implements ``hook``."""
+        plan = _block_plan(f"{kind}:{name}", self.instances[(kind, name)])
+        if plan is not None:
+            return plan.implements(hook)
+        return bool(getattr(self.single(kind, name).hook, hook).get_hookimpls())
+
     async def call_block(self, kind: str, name: str, hook: str, **kwargs: Any) -> Any:
-        caller = getattr(self.single(kind, name).hook, hook)
-        if not caller.get_hookimpls():
+        """Call a hook that concerns the block alone (no manager is made for it: at start-up thousands of
+        one-block managers outlived their use in the collector's oldest generation)."""
+        if not self.implements_block(kind, name, hook):
             raise PluginError(f"plugin of {kind} {name} does not implement {hook}")
-        return await await_maybe(caller(**kwargs))
+        instance = self.instances[(kind, name)]
+        plan = _block_plan(f"{kind}:{name}", instance)
+        if plan is not None:
+            return await await_maybe(plan.call(hook, (instance,), kwargs))
+        return await await_maybe(getattr(self.single(kind, name).hook, hook)(**kwargs))
 
     def all_instances(self) -> Iterable[tuple[str, str, PluginBase[Any]]]:
         for (kind, name), instance in self.instances.items():
@@ -349,8 +372,7 @@ async def build_plugins(
             ("marketplace", conn.marketplace, REQUIRED_HOOKS[conn.level]["marketplace"]),
             ("store", conn.store, REQUIRED_HOOKS[conn.level]["store"]),
         ):
-            single = result.single(kind, block_name)
-            missing = sorted(h for h in required if not getattr(single.hook, h).get_hookimpls())
+            missing = sorted(h for h in required if not result.implements_block(kind, block_name, h))
             if missing:
                 result.problems.append(
                     ConfigProblem(
@@ -362,8 +384,9 @@ async def build_plugins(
                 )
             if (kind, block_name) in invalid:
                 continue  # its block is invalid: settings are not usable, the block's problems say why
-            if single.hook.validate_connection.get_hookimpls():
-                for problem in await await_maybe(single.hook.validate_connection(connection=info)) or []:
+            if result.implements_block(kind, block_name, "validate_connection"):
+                found = await result.call_block(kind, block_name, "validate_connection", connection=info)
+                for problem in found or []:
                     result.problems.append(
                         ConfigProblem(f"{where}.{problem.path}", problem.message, str(config.origin(where)))
                     )

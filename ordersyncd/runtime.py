@@ -359,7 +359,7 @@ class Daemon:
         if started is not None and started.ok:
             return started
         try:
-            if plugins.single(kind, name).hook.startup.get_hookimpls():
+            if plugins.implements_block(kind, name, "startup"):
                 await plugins.call_block(kind, name, "startup")
             started = _Started(True)
         except Exception as error:  # a plugin failing to start must never take the daemon down
@@ -367,8 +367,8 @@ class Daemon:
             started = _Started(False, f"{type(error).__name__}: {text}")
             log.error("plugin start failed", block=f"{kind}:{name}", error=started.error)
         finally:
-            # The block's one-block manager served its start-up; dropped now, it dies young (see
-            # _freeze_when_started). A later start-up or the shutdown makes it again.
+            # Only a plugin with hook wrappers has a one-block manager (the others are called through a plan): it
+            # served its start-up; dropped now, it dies young. A later start-up or the shutdown makes it again.
             plugins.managers.pop(key, None)
         self._instance_started[key] = started
         return started
@@ -414,7 +414,7 @@ class Daemon:
     def _freeze_built(plugins: PluginSet) -> None:
         """Collect and freeze what the configuration, its plugins and the workers are made of, before the first
         connection starts: the full collection over them (about 3 s at 5,000 connections) then delays no job.
-        The one-block managers of the configuration check go first (start-up makes the ones it needs again);
+        The one-block managers of the configuration check go first (start-ups call hooks through plans);
         frozen, they could no longer be collected."""
         plugins.managers.clear()
         gc.collect()
@@ -435,8 +435,8 @@ class Daemon:
             self.plugins.managers.clear()  # made again by a later start-up or the shutdown
         # The young generations only: a full collection would traverse every object the start-ups made that
         # has lived long enough (about 1.5 million at 5,000 connections) and stalled every job for 2.7 s. What
-        # became garbage after a long life during start-up stays frozen; start-up's short-lived objects,
-        # including the one-block managers dropped after each start, are collected young.
+        # became garbage after a long life during start-up stays frozen (so start-ups make no pluggy managers);
+        # start-up's short-lived objects are collected young.
         gc.collect(1)
         gc.freeze()
         self.startup_frozen = True
@@ -515,7 +515,7 @@ class Daemon:
 
     async def _shutdown_plugins(self, plugins: PluginSet) -> None:
         for kind, name, _ in plugins.all_instances():
-            if not plugins.single(kind, name).hook.shutdown.get_hookimpls():
+            if not plugins.implements_block(kind, name, "shutdown"):
                 continue
             try:
                 with anyio.move_on_after(10):
