@@ -36,10 +36,24 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def join_included(order: Mapping[str, Any], included: Sequence[Any]) -> dict[str, Any]:
-    """The payload kept for one order: the order resource plus its items and lines from ``included``."""
+#: A page's included items and lines by id (see :func:`index_included`).
+IncludedIndex = tuple[dict[Any, dict[str, Any]], dict[Any, dict[str, Any]]]
+
+
+def index_included(included: Sequence[Any]) -> IncludedIndex:
+    """The order items and order lines of a page's ``included``, by id: made once per page, not per order (a
+    page of 1,000 orders has some 6,000 included resources)."""
     items_by_id = {r["id"]: r for r in included if isinstance(r, dict) and r.get("type") == "OrderItem"}
     lines_by_id = {r["id"]: r for r in included if isinstance(r, dict) and r.get("type") == "OrderLine"}
+    return items_by_id, lines_by_id
+
+
+def join_included(
+    order: Mapping[str, Any], included: Sequence[Any], index: IncludedIndex | None = None
+) -> dict[str, Any]:
+    """The payload kept for one order: the order resource plus its items and lines from ``included`` (``index``:
+    :func:`index_included` of it, when already made)."""
+    items_by_id, lines_by_id = index if index is not None else index_included(included)
     order_id = order.get("id")
     item_refs = ((order.get("relationships") or {}).get("order_items") or {}).get("data")
     if isinstance(item_refs, list):
@@ -112,6 +126,7 @@ async def fetch_window(
             raise TransientError("zalando: the order list is not a JSON:API collection")
         data: list[Any] = body.get("data") or []
         included: list[Any] = body.get("included") or []
+        index = index_included(included)
         before_page = last_seen
         for resource in data:
             if not isinstance(resource, dict) or not resource.get("id"):
@@ -123,7 +138,9 @@ async def fetch_window(
             if order_id in seen and (modified is None or (seen[order_id] or modified) >= modified):
                 continue
             seen[order_id] = modified
-            yield RawOrder(order_id=order_id, modified_at=modified, payload=join_included(resource, included))
+            yield RawOrder(
+                order_id=order_id, modified_at=modified, payload=join_included(resource, included, index)
+            )
         total = (body.get("meta") or {}).get("number_of_results")
         if isinstance(total, int):
             if (
