@@ -7,9 +7,11 @@ import time
 from typing import Any
 
 import certifi
+import httpcore
 import httpx
 
 from .exchange import Exchange, record
+from .http_backend import CheapReadableBackend
 from .metrics import Metrics
 
 __all__ = ["ClientFactory", "InstrumentedTransport", "client_factory"]
@@ -87,6 +89,27 @@ CLIENT_LIMITS = httpx.Limits(
 )
 
 
+#: One backend for every pool (it holds no state of its own), see :mod:`ordersyncd.http_backend`.
+NETWORK_BACKEND = CheapReadableBackend()
+
+
+def _pool(verify: ssl.SSLContext | str | bool, limits: httpx.Limits) -> httpcore.AsyncConnectionPool:
+    """The connection pool httpx's transport would make for these settings, on :data:`NETWORK_BACKEND`.
+
+    httpx's transport takes no network backend, so its ``_pool`` is replaced by this one (for clients without a
+    proxy, client certificate or HTTP/2, i.e. all the built-in plugins'); tests/test_http_clients.py fails when a
+    new httpx no longer uses it."""
+    context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
+    return httpcore.AsyncConnectionPool(
+        ssl_context=context,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        retries=0,
+        network_backend=NETWORK_BACKEND,
+    )
+
+
 class ClientFactory:
     """The ``PluginContext.http_client_factory`` of a daemon: instrumented ``httpx.AsyncClient``\\ s, each with
     its own small connection pool on the process's one TLS context (unless given ``verify`` or a
@@ -100,12 +123,12 @@ class ClientFactory:
         inner = kwargs.pop("transport", None)
         if inner is None:
             verify = kwargs.pop("verify", None)
-            inner = httpx.AsyncHTTPTransport(
-                retries=0,
-                verify=shared_ssl_context() if verify is None else verify,
-                limits=kwargs.pop("limits", CLIENT_LIMITS),
-                **{key: kwargs.pop(key) for key in ("cert", "http1", "http2", "proxy") if key in kwargs},
-            )
+            verify = shared_ssl_context() if verify is None else verify
+            limits = kwargs.pop("limits", CLIENT_LIMITS)
+            special = {key: kwargs.pop(key) for key in ("cert", "http1", "http2", "proxy") if key in kwargs}
+            inner = httpx.AsyncHTTPTransport(retries=0, verify=verify, limits=limits, **special)
+            if not special:
+                inner._pool = _pool(verify, limits)
         kwargs.setdefault("timeout", self.default_timeout)
         kwargs.setdefault("headers", {})
         return httpx.AsyncClient(transport=InstrumentedTransport(inner, system, self.metrics), **kwargs)

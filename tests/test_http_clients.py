@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpcore._async.http11 as httpcore_http11
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from ordersyncd import http_backend
 from ordersyncd.http import (
     CLIENT_LIMITS,
     KEEPALIVE_EXPIRY,
@@ -16,6 +18,7 @@ from ordersyncd.http import (
     InstrumentedTransport,
     shared_ssl_context,
 )
+from ordersyncd.http_backend import socket_readable
 from ordersyncd.metrics import Metrics
 
 pytestmark = pytest.mark.anyio
@@ -87,6 +90,57 @@ async def test_a_poll_a_minute_later_reuses_the_connection(monkeypatch: pytest.M
         clock[0] += KEEPALIVE_EXPIRY  # idle longer than the expiry: a fresh connection
         assert (await client.get(f"http://127.0.0.1:{port}/orders")).text == "ok"
         assert accepted == 2
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+def test_socket_readable_tells_data_and_a_closed_peer_from_an_idle_connection() -> None:
+    import socket
+
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        assert socket_readable(ours) is False
+        peer.sendall(b"x")
+        assert socket_readable(ours) is True
+        ours.recv(1)
+        assert socket_readable(ours) is False
+        peer.close()
+        assert socket_readable(ours) is True  # the end of the stream is waiting
+    assert socket_readable(ours) is True  # closed: as httpcore, gone counts as readable
+    assert socket_readable(None) is True
+
+
+async def test_a_connection_the_server_closed_is_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pools ask each idle connection whether its socket is readable (ordersyncd.http_backend): one the
+    server closed while idle must be replaced, not used for the next request."""
+    accepted = 0
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")  # keep-alive, then closed anyway
+        await writer.drain()
+        writer.close()
+
+    asked: list[bool] = []
+
+    def readable(sock: Any) -> bool:
+        asked.append(socket_readable(sock))
+        return asked[-1]
+
+    monkeypatch.setattr(http_backend, "socket_readable", readable)
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = ClientFactory(None)("zalando")
+    try:
+        for _ in range(3):
+            assert (await client.get(f"http://127.0.0.1:{port}/orders")).text == "ok"
+            await asyncio.sleep(0.05)  # the server's close arrives
+        assert accepted == 3
+        assert True in asked, "the closed connections were recognized by the daemon's backend"
     finally:
         await client.aclose()
         server.close()
