@@ -131,3 +131,14 @@ def test_a_hint_read_before_a_change_is_not_kept() -> None:
     assert not hints.nothing_due("k", CONN, T0)
     hints.store("k", CONN, hints.stamp(CONN), float("inf"))
     assert hints.nothing_due("k", CONN, T0)
+
+
+async def test_hints_do_not_survive_reopening_the_journal(journal: SqliteJournal) -> None:
+    await add(journal, "O-1")
+    await journal.schedule_retry(CONN, "O-1", T0 + 500, "HTTP 503", T0 + 1)
+    assert await queries(journal) == ([], 1)
+    await journal.close()
+    with raw_db(journal.path) as other:  # changed while this process had it closed
+        other.execute("UPDATE orders SET next_attempt_at = 0 WHERE order_id = 'O-1'")
+    await journal.open()
+    assert await queries(journal) == (["O-1"], 1)

@@ -56,6 +56,13 @@ class DueHints:
         self._version_checked = float("-inf")
 
     # ------------------------------------------------------------------ journal thread
+    def forget_all(self) -> None:
+        """Drop every hint (the journal's connection was opened again: ``data_version`` counts per connection,
+        so commits made while it was closed would go unnoticed)."""
+        self._hints.clear()
+        self._version = None
+        self._epoch += 1
+
     def touch(self, connection: str) -> None:
         """A row of ``connection`` changed (called by the journal's triggers)."""
         self._generations[connection] = self._generations.get(connection, 0) + 1

@@ -143,6 +143,7 @@ class SqliteJournal(Journal):
     def _watch_changes(self, db: sqlite3.Connection) -> None:
         """Temporary triggers (this connection's alone, not part of the schema): every row of ``orders`` or
         ``shipments`` this process inserts, updates or deletes tells :attr:`due_hints` its connection changed."""
+        self.due_hints.forget_all()
         db.create_function("ordersyncd_touch", 1, self.due_hints.touch)
         for table in ("orders", "shipments"):
             for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
