@@ -86,10 +86,8 @@ def plan_hooks(pm: pluggy.PluginManager, instances: Sequence[object]) -> HookPla
             if impl.wrapper or impl.hookwrapper:
                 return None
             attribute = _attribute(impl.plugin, impl.function)
-            if (
-                attribute is None
-            ):  # not a plain method (a staticmethod, a callable attribute): leave it to pluggy
-                return None
+            if attribute is None:
+                return None  # not a plain method (a staticmethod, a callable attribute): leave it to pluggy
             slot = next(index for index, instance in enumerate(instances) if instance is impl.plugin)
             planned.append(Step(slot, attribute, tuple(impl.argnames)))
         steps[name] = tuple(planned)
