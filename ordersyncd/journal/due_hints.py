@@ -9,7 +9,7 @@ the same query from memory, as long as nothing can have changed:
   up its connection's *generation* (temporary SQLite triggers call :meth:`DueHints.touch`, so no write path can be
   missed), and a hint read at an older generation is not used;
 - another process's commit (``ordersyncd orders retry``, a second daemon) changes SQLite's ``PRAGMA
-  data_version``, which the journal reads with every query it does run: a change starts a new *epoch* and drops
+  data_version``, which the journal reads with every due query that reaches SQLite: a change starts a new *epoch*, dropping
   every hint. Hints are used only while that check is at most :data:`VERSION_CHECK` seconds old, so such a
   change is seen within that time;
 - a hint is used for :data:`MAX_AGE` seconds at most.
