@@ -26,7 +26,11 @@ async def shipments(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[Shipment]:
-    until = until or datetime.now(UTC) + timedelta(days=30)
+    until = until or datetime.now(UTC) + timedelta(days=30)  # ahead of the simulator clocks tests set
+    # Without ``since`` the store looks back 30 days from ``until``, i.e. from this call's own second: a
+    # fulfillment made in the second before was missed whenever a second boundary fell in between. Look back
+    # from well before anything the test made instead.
+    since = since or until - timedelta(days=60)
     return [s async for s in store.find_shipments(connection, since, until)]
 
 
