@@ -295,6 +295,13 @@ def build(args: argparse.Namespace) -> BenchHost:
     return BenchHost(shopify_control(shopify, counter), counter)
 
 
+#: Seconds the host keeps an idle client connection open, as the real API's front does where that is documented.
+#: Shopify's Admin API answers through Cloudflare (``Server: cloudflare``), which keeps an idle HTTP/1.1 client
+#: connection 400 s ("Connection limits", developers.cloudflare.com/fundamentals/reference/connection-limits).
+#: For Zalando's API no figure is published: uvicorn's default (5 s), the least favourable to the daemon.
+IDLE_KEEP_ALIVE = {"shopify": 400, "zalando": 5}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and serve on 127.0.0.1 until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -313,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
         access_log=False,
         lifespan="off",
         backlog=8192,
+        timeout_keep_alive=IDLE_KEEP_ALIVE[args.simulator],
     )
 
 
