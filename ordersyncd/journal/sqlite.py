@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from .states import OrderState, ShipmentState, check_transition
 __all__ = ["SqliteJournal"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _ORDER_COLUMNS = (
     "connection, order_id, state, number, raw, order_json, store_order_id, store_order_number, create_attempts, "
@@ -151,11 +152,6 @@ class SqliteJournal(Journal):
                     f"CREATE TEMP TRIGGER IF NOT EXISTS ordersyncd_touch_{table}_{event.lower()} "
                     f"AFTER {event} ON main.{table} BEGIN SELECT ordersyncd_touch({row}.connection); END"
                 )
-
-    def _due_stamp(self, db: sqlite3.Connection, connection: str) -> tuple[int, int]:
-        """Check for other processes' commits, then return what a hint read now depends on."""
-        self.due_hints.observe_version(db.execute("PRAGMA data_version").fetchone()[0])
-        return self.due_hints.stamp(connection)
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
@@ -330,28 +326,55 @@ class SqliteJournal(Journal):
     async def due_orders(
         self, connection: str, states: Sequence[OrderState], now: float, limit: int
     ) -> list[OrderRecord]:
-        key = ("orders", connection, *states)
+        marks = ",".join("?" for _ in states)
+        return await self._due(
+            ("orders", connection, *states),
+            connection,
+            now,
+            limit,
+            "orders",
+            _ORDER_COLUMNS,
+            f"connection = ? AND state IN ({marks})",
+            (connection, *[s.value for s in states]),
+            "received_at, order_id",
+            _order,
+        )
+
+    async def _due(
+        self,
+        key: Hashable,
+        connection: str,
+        now: float,
+        limit: int,
+        table: str,
+        columns: str,
+        where: str,
+        args: Sequence[Any],
+        order_by: str,
+        convert: Callable[[sqlite3.Row], R],
+    ) -> list[R]:
+        """``columns`` of the rows of ``table`` matching ``where`` whose next attempt is due at ``now``, answered
+        from :attr:`due_hints` while nothing can have changed. An empty answer comes with the earliest future
+        attempt of the matching rows: the hint until then."""
         if self.due_hints.nothing_due(key, connection, now):
             return []
 
-        def q(db: sqlite3.Connection) -> tuple[list[OrderRecord], tuple[int, int], float | None]:
-            stamp = self._due_stamp(db, connection)
-            marks = ",".join("?" for _ in states)
-            values = [s.value for s in states]
+        def q(db: sqlite3.Connection) -> tuple[list[R], tuple[int, int], float | None]:
+            # Other processes' commits first (they drop every hint), then what a hint read now depends on.
+            self.due_hints.observe_version(db.execute("PRAGMA data_version").fetchone()[0])
+            stamp = self.due_hints.stamp(connection)
             rows = db.execute(
-                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE connection = ? AND state IN ({marks}) "
-                "AND next_attempt_at <= ? ORDER BY received_at, order_id LIMIT ?",
-                (connection, *values, now, limit),
+                f"SELECT {columns} FROM {table} WHERE {where} AND next_attempt_at <= ? ORDER BY {order_by} LIMIT ?",
+                (*args, now, limit),
             ).fetchall()
             until = None
             if not rows:
-                (until,) = db.execute(
-                    f"SELECT MIN(next_attempt_at) FROM orders WHERE connection = ? AND state IN ({marks}) "
-                    "AND next_attempt_at > ?",
-                    (connection, *values, now),
+                (earliest,) = db.execute(
+                    f"SELECT MIN(next_attempt_at) FROM {table} WHERE {where} AND next_attempt_at > ?",
+                    (*args, now),
                 ).fetchone()
-                until = math.inf if until is None else until
-            return [_order(r) for r in rows], stamp, until
+                until = math.inf if earliest is None else earliest
+            return [convert(row) for row in rows], stamp, until
 
         found, stamp, until = await self._run(q)
         self.due_hints.store(key, connection, stamp, until)
@@ -660,30 +683,18 @@ class SqliteJournal(Journal):
         return await self._run(q)
 
     async def due_shipments(self, connection: str, now: float, limit: int) -> list[ShipmentRecord]:
-        key = ("shipments", connection)
-        if self.due_hints.nothing_due(key, connection, now):
-            return []
-
-        def q(db: sqlite3.Connection) -> tuple[list[ShipmentRecord], tuple[int, int], float | None]:
-            stamp = self._due_stamp(db, connection)
-            rows = db.execute(
-                f"SELECT {_SHIPMENT_COLUMNS} FROM shipments WHERE connection = ? AND state = 'pending' "
-                "AND next_attempt_at <= ? ORDER BY first_seen LIMIT ?",
-                (connection, now, limit),
-            ).fetchall()
-            until = None
-            if not rows:
-                (until,) = db.execute(
-                    "SELECT MIN(next_attempt_at) FROM shipments WHERE connection = ? AND state = 'pending' "
-                    "AND next_attempt_at > ?",
-                    (connection, now),
-                ).fetchone()
-                until = math.inf if until is None else until
-            return [_shipment(r) for r in rows], stamp, until
-
-        found, stamp, until = await self._run(q)
-        self.due_hints.store(key, connection, stamp, until)
-        return found
+        return await self._due(
+            ("shipments", connection),
+            connection,
+            now,
+            limit,
+            "shipments",
+            _SHIPMENT_COLUMNS,
+            "connection = ? AND state = 'pending'",
+            (connection,),
+            "first_seen",
+            _shipment,
+        )
 
     async def begin_shipment_report(self, connection: str, shipment_id: str) -> int:
         def q(db: sqlite3.Connection) -> int:
