@@ -59,6 +59,21 @@ class InstrumentedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+class ResponseCookies(httpx.Cookies):
+    """A client's cookie jar that reads a response only when it sets cookies.
+
+    httpx hands every response to the standard library's cookie jar, which first wraps request and response in
+    ``urllib`` look-alikes (parsing the URL again): 5 % of the daemon's Python time at 5,000 connections, for
+    API answers that almost never carry a cookie. Without a ``Set-Cookie`` (or ``Set-Cookie2``) header the jar
+    would take nothing from the response, so skipping it changes nothing; cookies that are set are kept and
+    sent as before."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
+
+
 _SSL_CONTEXT: ssl.SSLContext | None = None
 
 
@@ -131,7 +146,10 @@ class ClientFactory:
                 inner._pool = _pool(verify, limits)
         kwargs.setdefault("timeout", self.default_timeout)
         kwargs.setdefault("headers", {})
-        return httpx.AsyncClient(transport=InstrumentedTransport(inner, system, self.metrics), **kwargs)
+        cookies = ResponseCookies(kwargs.pop("cookies", None))
+        client = httpx.AsyncClient(transport=InstrumentedTransport(inner, system, self.metrics), **kwargs)
+        client._cookies = cookies  # the ``cookies`` setter would copy it into a plain jar
+        return client
 
 
 def client_factory(metrics: Metrics | None, default_timeout: float = 30.0) -> ClientFactory:

@@ -145,3 +145,32 @@ async def test_a_connection_the_server_closed_is_not_reused(monkeypatch: pytest.
         await client.aclose()
         server.close()
         await server.wait_closed()
+
+
+async def test_cookies_are_kept_and_responses_without_them_skip_the_jar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cookie an API sets is sent back as httpx would; answers without Set-Cookie never reach the (costly)
+    standard-library jar."""
+    read_by_jar: list[str] = []
+    plain_extract = httpx.Cookies.extract_cookies
+
+    def counting(self: httpx.Cookies, response: httpx.Response) -> None:
+        read_by_jar.append(response.request.url.path)
+        plain_extract(self, response)
+
+    monkeypatch.setattr(httpx.Cookies, "extract_cookies", counting)
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        if request.url.path == "/login":
+            return httpx.Response(200, headers={"set-cookie": "__cf_bm=abc; Path=/"})
+        return httpx.Response(200, json={})
+
+    client = ClientFactory(None)("shopify", transport=httpx.MockTransport(answer))
+    for path in ("/first", "/login", "/after", "/again"):
+        await client.get(f"http://127.0.0.1{path}")
+    await client.aclose()
+    assert sent == [None, None, "__cf_bm=abc", "__cf_bm=abc"]
+    assert read_by_jar == ["/login"]
