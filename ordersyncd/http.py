@@ -11,7 +11,7 @@ import httpcore
 import httpx
 
 from .exchange import Exchange, record
-from .http_backend import CheapReadableBackend
+from .http_backend import AsyncioBackend
 from .metrics import Metrics
 
 __all__ = ["ClientFactory", "InstrumentedTransport", "client_factory"]
@@ -105,7 +105,7 @@ CLIENT_LIMITS = httpx.Limits(
 
 
 #: One backend for every pool (it holds no state of its own), see :mod:`ordersyncd.http_backend`.
-NETWORK_BACKEND = CheapReadableBackend()
+NETWORK_BACKEND = AsyncioBackend()
 
 
 def _pool(verify: ssl.SSLContext | str | bool, limits: httpx.Limits) -> httpcore.AsyncConnectionPool:

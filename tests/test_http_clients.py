@@ -113,8 +113,8 @@ def test_socket_readable_tells_data_and_a_closed_peer_from_an_idle_connection() 
 
 
 async def test_a_connection_the_server_closed_is_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pools ask each idle connection whether its socket is readable (ordersyncd.http_backend): one the
-    server closed while idle must be replaced, not used for the next request."""
+    """The pools ask each idle connection whether it is readable (ordersyncd.http_backend): one the server closed
+    while idle must be replaced, not used for the next request."""
     accepted = 0
 
     async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -125,13 +125,14 @@ async def test_a_connection_the_server_closed_is_not_reused(monkeypatch: pytest.
         await writer.drain()
         writer.close()
 
-    asked: list[bool] = []
+    connects: list[str] = []
+    plain_connect = http_backend.AsyncioBackend.connect_tcp
 
-    def readable(sock: Any) -> bool:
-        asked.append(socket_readable(sock))
-        return asked[-1]
+    async def counting(self: http_backend.AsyncioBackend, host: str, port: int, **kwargs: Any) -> Any:
+        connects.append(host)
+        return await plain_connect(self, host, port, **kwargs)
 
-    monkeypatch.setattr(http_backend, "socket_readable", readable)
+    monkeypatch.setattr(http_backend.AsyncioBackend, "connect_tcp", counting)
     server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     client = ClientFactory(None)("zalando")
@@ -140,7 +141,7 @@ async def test_a_connection_the_server_closed_is_not_reused(monkeypatch: pytest.
             assert (await client.get(f"http://127.0.0.1:{port}/orders")).text == "ok"
             await asyncio.sleep(0.05)  # the server's close arrives
         assert accepted == 3
-        assert True in asked, "the closed connections were recognized by the daemon's backend"
+        assert connects == ["127.0.0.1"] * 3, "every connection was made by the daemon's backend"
     finally:
         await client.aclose()
         server.close()
