@@ -78,6 +78,8 @@ class ZDirectClient:
         self._cache = cache
         #: Until when (clock) every request of this account waits after a 429 (one quota, shared).
         self._paused_until = 0.0
+        #: The URLs of list paths, resolved against the base URL once (httpx would parse and join them again).
+        self._list_urls: dict[str, httpx.URL] = {}
         #: The account's sliding windows by paced quota.
         self.windows: dict[str, SlidingWindow] = {
             quota: registry.window(self._key, quota, limit) for quota, limit in (quotas or {}).items()
@@ -185,6 +187,12 @@ class ZDirectClient:
                 return response
             raise self._classify(response, response.request.headers.get("X-Flow-Id", ""))
 
+    def _list_url(self, path: str) -> httpx.URL:
+        if len(self._list_urls) >= 32:  # a handful per merchant; bounded all the same
+            self._list_urls.clear()
+        url = self._list_urls[path] = self.http.build_request("GET", path).url
+        return url
+
     async def _send(
         self,
         method: str,
@@ -200,8 +208,11 @@ class ZDirectClient:
         headers = {"Authorization": f"Bearer {token}", "X-Flow-Id": flow_id, "Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type
+        target: str | httpx.URL = path
+        if params is not None:  # the polled lists: the same few paths again and again
+            target = self._list_urls.get(path) or self._list_url(path)
         try:
-            response = await self.http.request(method, path, params=params, headers=headers, content=body)
+            response = await self.http.request(method, target, params=params, headers=headers, content=body)
         except httpx.HTTPError as error:
             log.info(
                 "zalando request failed",

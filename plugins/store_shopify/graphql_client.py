@@ -60,7 +60,8 @@ class GraphQLClient:
         max_throttle_retries: int = 8,
     ) -> None:
         self._http = http
-        self._path = path
+        # Resolved against the client's base URL once: httpx would parse and join it again for every request.
+        self._url = http.build_request("POST", path).url
         self._tokens = tokens
         self.bucket = bucket
         self._max_throttle_retries = max_throttle_retries
@@ -147,7 +148,7 @@ class GraphQLClient:
             payload["variables"] = dict(variables)
         try:
             response = await self._http.post(
-                self._path,
+                self._url,
                 json=payload,
                 headers={"X-Shopify-Access-Token": token.reveal(), "Accept": "application/json"},
             )
