@@ -219,6 +219,18 @@ def _section_cpu(c: dict[str, Any]) -> list[str]:
         f"{c['target']}): **{_verdict(c['met'])}**. Of it, import + export: {c['daemon_cpu_seconds_import']:.2f} s.",
         "",
     ]
+    floor = c.get("http_floor")
+    if floor:
+        out += [
+            "Yardstick (`bench/http_floor.py`): one request costs the daemon's HTTP client "
+            f"**{floor['daemon_client_ms_per_request']:.3f} ms** of CPU, httpx's default client "
+            f"{floor['httpx_default_ms_per_request']:.3f} ms (side by side, median of {floor['rounds']} alternating "
+            f"rounds, {floor['requests']} requests each, against a local keep-alive server answering at once). The "
+            f"flow made {floor['requests_per_order']:.2f} requests per order (every remote call, stock and "
+            f"authentication included), so HTTP alone costs at least **{floor['floor_ms_per_order']:.2f} ms per "
+            "order** on this stack, before any journal, model or scheduling work.",
+            "",
+        ]
     profile = c.get("profile")
     if profile and profile.get("samples"):
         out += [

@@ -28,6 +28,8 @@ import psutil
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+from http_floor import http_floor  # noqa: E402
+
 from orderflow import FlowResult, compare_end_states, daemon_flow, naive_flow  # noqa: E402
 from profiles import read_profile  # noqa: E402
 from ratelimit import rate_limit_run  # noqa: E402
@@ -73,6 +75,8 @@ class Settings:
     scale_settle: float
     scale_max_startup: float
     profile: bool
+    #: Requests per client in the CPU-per-request yardstick of benchmark 5 (bench/http_floor.py).
+    http_floor_requests: int
 
 
 FULL = Settings(
@@ -86,6 +90,7 @@ FULL = Settings(
     scale_settle=35.0,
     scale_max_startup=180.0,
     profile=True,
+    http_floor_requests=5000,
 )
 QUICK = Settings(
     orders=30,
@@ -98,6 +103,7 @@ QUICK = Settings(
     scale_settle=1.0,
     scale_max_startup=60.0,
     profile=False,
+    http_floor_requests=500,
 )
 
 
@@ -322,6 +328,14 @@ def run_all(settings: Settings, only: set[str], workdir: Path, command: str) -> 
             "target": "<= 2 ms per order",
             "met": ms <= 2.0,
         }
+        # The yardstick: what one request costs the client, times the requests the flow made per order.
+        requests = sum(
+            n for system in flow.calls.values() for codes in system.values() for n in codes.values()
+        )
+        floor = http_floor(settings.http_floor_requests)
+        floor["requests_per_order"] = requests / flow.orders
+        floor["floor_ms_per_order"] = floor["requests_per_order"] * floor["daemon_client_ms_per_request"]
+        figures["http_floor"] = floor
         if settings.profile:
             profiled = daemon_flow(
                 workdir / "profile", settings.orders, ship=True, profile=True, intervals=SHIP_INTERVALS

@@ -83,6 +83,12 @@ def test_scale_and_cpu_figures_are_numbers(quick: dict):
     assert run["lag_samples"] > 0 and run["peak_rss"] > 10 * 2**20
     cpu = quick["benchmarks"]["cpu_per_order"]
     assert _number(cpu["ms_per_order"]) and cpu["ms_per_order"] > 0
+    floor = cpu["http_floor"]
+    for key in ("daemon_client_ms_per_request", "httpx_default_ms_per_request"):
+        assert _number(floor[key]) and 0 < floor[key] < 100, key
+    assert floor["requests_per_order"] >= 7  # import, acknowledge, ship: the minimum the APIs allow is 7
+    assert floor["floor_ms_per_order"] == floor["requests_per_order"] * floor["daemon_client_ms_per_request"]
+    assert "Yardstick" in quick["_markdown"]
 
 
 def test_results_markdown_names_the_machine_and_each_command(quick: dict):
