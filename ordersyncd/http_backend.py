@@ -24,6 +24,7 @@ Outside asyncio (e.g. under trio) the pools fall back to httpcore's anyio backen
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import select
 import ssl
 from collections.abc import Iterable
@@ -242,14 +243,12 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             return await self._fallback.connect_tcp(host, port, timeout, local_address, socket_options)
         loop = asyncio.get_running_loop()
         local = None if local_address is None else (local_address, 0)
+        # Racing addresses needs a task per attempt; an address literal has only one to try.
+        delay = None if _is_address(host) else HAPPY_EYEBALLS_DELAY
 
         async def connect() -> tuple[asyncio.BaseTransport, _Protocol]:
             return await loop.create_connection(
-                lambda: _Protocol(loop),
-                host,
-                port,
-                local_addr=local,
-                happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY,
+                lambda: _Protocol(loop), host, port, local_addr=local, happy_eyeballs_delay=delay
             )
 
         transport, protocol = await _connected(connect, timeout, f"{host}:{port}")
@@ -270,6 +269,14 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 async def _connected(

@@ -301,3 +301,28 @@ async def test_a_write_the_server_never_reads_times_out() -> None:
         assert written < 256
         stop.set()
         await stream.aclose()
+
+
+async def test_host_names_race_their_addresses_address_literals_do_not() -> None:
+    """RFC 8305 for names (as anyio did); a literal has one address, and racing it costs a task per connect."""
+
+    async def hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"hi")
+        await writer.drain()
+
+    loop = asyncio.get_running_loop()
+    plain_create = loop.create_connection
+    delays: list[tuple[str, float | None]] = []
+
+    async def recording(factory: Any, host: str, port: int, **kwargs: Any) -> Any:
+        delays.append((host, kwargs.get("happy_eyeballs_delay")))
+        return await plain_create(factory, host, port, **kwargs)
+
+    async with serving(hello) as port:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(loop, "create_connection", recording)
+            for host in ("127.0.0.1", "localhost"):
+                stream = await http_backend.AsyncioBackend().connect_tcp(host, port, timeout=2)
+                assert await stream.read(2, timeout=2) == b"hi"
+                await stream.aclose()
+    assert delays == [("127.0.0.1", None), ("localhost", http_backend.HAPPY_EYEBALLS_DELAY)]
