@@ -110,7 +110,7 @@ def daemon_flow(
             wrapper = [
                 spy,
                 "record",
-                "--nonblocking",
+                "--gil",  # the thread holding the GIL only: Python CPU, not waits, fsyncs or idle threads
                 "-r",
                 "200",
                 "-f",

@@ -86,7 +86,7 @@ def _section_throughput(t: dict[str, Any]) -> list[str]:
     out = [
         "## 1. Throughput against a naive sequential script",
         "",
-        f"Command: `{t['command']}`",
+        _command(t),
         "",
         f"{t['orders']} Zalando orders imported into the Shopify simulator, {t['latency_seconds'] * 1000:.0f} ms "
         "added to every API request, rate limits off (benchmark 2 measures those). Time from the moment the "
@@ -127,7 +127,7 @@ def _section_limits(r: dict[str, Any]) -> list[str]:
     out = [
         "## 2. Rate-limit efficiency",
         "",
-        f"Command: `{r['command']}`",
+        _command(r),
         "",
         f"One daemon, two connections, {r['window_seconds']:.1f} s window, each connection with a backlog "
         "larger than the window can drain (see `bench/ratelimit.py`).",
@@ -150,7 +150,7 @@ def _section_calls(c: dict[str, Any]) -> list[str]:
     out = [
         "## 3. Calls per order",
         "",
-        f"Command: `{c['command']}`",
+        _command(c),
         "",
         f"{c['orders']} orders imported, exported, fulfilled in Shopify and reported back (no added latency, no "
         f"limits); {c['unit_lines_per_order']:.2f} Zalando unit lines per order, {c['distinct_skus']} distinct "
@@ -179,7 +179,7 @@ def _section_scale(s: dict[str, Any]) -> list[str]:
     out = [
         "## 4. Scale",
         "",
-        f"Command: `{s['command']}`",
+        _command(s),
         "",
         "| connections | interval | start-up | measured | peak RSS | daemon CPU | lag p50 | lag p99 | lag max | "
         "samples | simulators' CPU | verdict |",
@@ -207,11 +207,16 @@ def _section_scale(s: dict[str, Any]) -> list[str]:
     return out
 
 
+def _command(figures: dict[str, Any]) -> str:
+    when = figures.get("measured_at")
+    return f"Command: `{figures['command']}`" + (f" (measured {when})" if when else "")
+
+
 def _section_cpu(c: dict[str, Any]) -> list[str]:
     out = [
         "## 5. CPU per order",
         "",
-        f"Command: `{c['command']}`",
+        _command(c),
         "",
         f"Daemon CPU {c['daemon_cpu_seconds']:.2f} s (user + system, all threads) for {c['orders']} orders "
         f"imported, exported and shipped (import {c['import_seconds']:.1f} s, shipping "
@@ -267,7 +272,13 @@ def render_markdown(document: dict[str, Any]) -> str:
         "# Benchmark results",
         "",
         f"Produced by `{document['command']}` ({document['mode']} run) on {document['started_at']}, "
-        f"{document['duration_seconds']:.0f} s.",
+        f"{document['duration_seconds']:.0f} s."
+        + (
+            ""
+            if all(f.get("measured_at") == document["started_at"] for f in b.values())
+            else " Benchmarks this run did not measure keep the figures of an earlier run: each section says "
+            "when it was measured."
+        ),
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores (shared with other work), {m['memory_gib']} GiB, {m['os']}, "
         f"Python {m['python']}; load average at start {m['load_average_at_start']}. The simulators and the daemon "

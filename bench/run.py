@@ -341,7 +341,8 @@ def run_all(settings: Settings, only: set[str], workdir: Path, command: str) -> 
                 workdir / "profile", settings.orders, ship=True, profile=True, intervals=SHIP_INTERVALS
             )
             figures["profile"] = {
-                "tool": "py-spy record --nonblocking -r 200 -f raw (a second run of the same flow)",
+                "tool": "py-spy record --gil -r 200 -f raw (a second run of the same flow; samples only the thread "
+                "holding the GIL: Python CPU, without waits, fsyncs, or SQLite working with the GIL released)",
                 "ms_per_order_while_profiled": profiled.daemon_cpu_total / profiled.orders * 1000,
                 **_profile_summary(profiled.profile),
             }
@@ -397,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         wanted = {int(x) for x in args.connections.split(",")}
         settings = replace(settings, scale=tuple(s for s in settings.scale if s[0] in wanted))
     command = ".venv/bin/python bench/run.py" + (" --quick" if args.quick else "")
+    invoked = command + (f" --only {args.only}" if only != set(BENCHMARKS) else "")
+    invoked += f" --connections {args.connections}" if args.connections else ""
     out = args.out or (Path(tempfile.mkdtemp(prefix="bench-quick-")) if args.quick else BENCH_DIR)
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
@@ -410,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     benchmarks = _merged(out / "results.json", "quick" if args.quick else "full", benchmarks)
     document = {
         "mode": "quick" if args.quick else "full",
-        "command": command,
+        "command": invoked,
         "started_at": started.isoformat(timespec="seconds"),
         "duration_seconds": round(time.monotonic() - wall, 1),
         "machine": about,
