@@ -331,27 +331,43 @@ class Daemon:
         interval = self.notifier.watchdog_interval()
         tick = min(interval, 5.0) if interval else 5.0
         while True:
-            healthy, reason = True, ""
-            for worker in list(self.workers.values()):
-                ok, why = worker.health()
-                if not ok:
-                    healthy, reason = False, why
-                    break
-            if healthy:
+            up, down, last, reason = self._survey()
+            if not reason:
                 if interval:
                     self.notifier.watchdog()
             else:
                 log.error("scheduler wedged; not feeding the watchdog", reason=reason)
-            self.notifier.status(self._status_line(reason))
+            self.notifier.status(self._format_status(up, down, last, f"WEDGED: {reason}" if reason else ""))
             await anyio.sleep(tick)
 
+    def _survey(self) -> tuple[int, int, float, str]:
+        """One walk over the workers (5,000 of them every tick at scale): how many are up and down, the latest
+        successful job run (unix time, 0 when none), and the first wedged job ("" when none)."""
+        now = time.monotonic()
+        up = down = 0
+        last = 0.0
+        problem = ""
+        for worker in list(self.workers.values()):
+            if worker.up:
+                up += 1
+            elif worker.up is False:
+                down += 1
+            for job in worker.jobs.values():
+                if job.last_success is not None and job.last_success > last:
+                    last = job.last_success
+            if not problem:
+                problem = worker.health(now)[1]
+        return up, down, last, problem
+
     def _status_line(self, problem: str = "") -> str:
-        up = sum(1 for w in self.workers.values() if w.up)
-        down = sum(1 for w in self.workers.values() if w.up is False)
-        last = max((j.last_success or 0 for w in self.workers.values() for j in w.jobs.values()), default=0)
+        """systemd's STATUS= text, ``problem`` appended."""
+        up, down, last, _ = self._survey()
+        return self._format_status(up, down, last, problem)
+
+    def _format_status(self, up: int, down: int, last: float, problem: str) -> str:
         age = f"last cycle {time.time() - last:.0f}s ago" if last else "no cycle finished yet"
         text = f"{len(self.workers)} connections ({up} up, {down} down), {age}"
-        return f"{text}; WEDGED: {problem}" if problem else text
+        return f"{text}; {problem}" if problem else text
 
     async def _ensure_started(self, plugins: PluginSet, kind: str, name: str) -> _Started:
         key = (kind, name)

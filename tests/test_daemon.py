@@ -110,6 +110,8 @@ def test_daemon_life_cycle_under_systemd(fake_backend: FakeBackend, tmp_path: Pa
         wait_for(lambda: "reload refused" in daemon.output(), what="reload refused")
         assert notify.seen("RELOADING=1") and notify.seen("MONOTONIC_USEC=")
         wait_for(lambda: notify.seen("READY=1"), what="READY after refused reload")
+        status = next(m for m in notify.messages if "READY=1" in m)
+        assert "; reload refused, old configuration kept" in status and "WEDGED" not in status, status
         assert httpx.get(daemon.url("/readyz")).status_code == 200
         # SIGHUP with a valid new configuration: swapped in (a second connection appears).
         config.write_text(
