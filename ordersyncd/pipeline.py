@@ -257,6 +257,8 @@ class OrderPipeline:
     async def _in_parallel(self, groups: list[list[Any]], step: Callable[[Any], Awaitable[None]]) -> None:
         """Run ``step`` over the items, ``concurrency`` groups at a time and the items of one group in order (e.g.
         the shipments of one order). A :class:`ConnectionDown` stops what has not started and is re-raised."""
+        if not groups:  # the usual case of an idle connection: no task group, no limiter
+            return
         halted: list[ConnectionDown] = []
         limiter = anyio.CapacityLimiter(self.concurrency)
 
