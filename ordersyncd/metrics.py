@@ -378,6 +378,19 @@ class Metrics:
             registry=r,
         )
         self._job_durations: dict[str, Histogram] = {job: self.job_duration.labels(task=job) for job in JOBS}
+        # How late scheduled runs start: an overloaded daemon (too many connections for its CPU, a blocked event
+        # loop) shows here before any job fails. By job only, like the durations.
+        self.job_start_lag = Histogram(
+            "ordersyncd_job_start_lag_seconds",
+            "Seconds between a scheduled job run's due time and its start, all connections together"
+            " (label task: the job name).",
+            ["task"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self._job_start_lags: dict[str, Histogram] = {
+            job: self.job_start_lag.labels(task=job) for job in JOBS
+        }
         self.api_duration = Histogram(
             "ordersyncd_api_request_duration_seconds",
             "Duration of remote API requests.",
@@ -427,6 +440,14 @@ class Metrics:
         afresh, and a removed connection's are gone). Its systems' request counters stay: other connections may
         use the same store or marketplace."""
         self._connections.pop(connection, None)
+
+    def job_started(self, task: str, lag: float) -> None:
+        """A scheduled run of the job started ``lag`` seconds after it was due (observed in
+        ``ordersyncd_job_start_lag_seconds``)."""
+        child = self._job_start_lags.get(task)
+        if child is None:
+            child = self._job_start_lags[task] = self.job_start_lag.labels(task=task)
+        child.observe(max(0.0, lag))
 
     def _observe_job_duration(self, task: str, duration: float) -> None:
         child = self._job_durations.get(task)

@@ -61,6 +61,7 @@ class ConnectionWorker:
         self.journal = journal
         #: This connection's series (``None`` without metrics).
         self.stats = metrics.connection(self.name) if metrics is not None else None
+        self._job_started = metrics.job_started if metrics is not None else None
         self.pipeline = OrderPipeline(
             journal,
             plugins,
@@ -171,9 +172,11 @@ class ConnectionWorker:
         assert self.scheduler is not None
         job.running_since = time.monotonic()
         self._running += 1
-        self.scheduler.spawn(self._run_scheduled, job)
+        self.scheduler.spawn(self._run_scheduled, job, due)
 
-    async def _run_scheduled(self, job: JobState) -> None:
+    async def _run_scheduled(self, job: JobState, due: float) -> None:
+        if self._job_started is not None and self.scheduler is not None:
+            self._job_started(job.name, self.scheduler.clock() - due)
         scope = anyio.CancelScope()
         self._scopes.add(scope)
         try:

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+import structlog
 
 from ordersyncd.journal import OrderState, ShipmentState
 from ordersyncd.pipeline import CURSOR_IDLE_WRITE
@@ -283,3 +284,27 @@ async def test_cursors_are_read_from_the_journal_once_then_remembered(
         monkeypatch.setattr(pipeline, "clock", lambda: time.time() + CURSOR_IDLE_WRITE + 1)
         await pipeline.poll_orders()
         assert await original("fake", "orders") == pipeline._cursors["orders"]
+
+
+async def test_a_poll_that_finds_nothing_logs_at_debug_and_one_that_finds_orders_at_info(
+    fake_backend: FakeBackend, tmp_path: Path
+) -> None:
+    # At 5,000 connections polling every minute, an info line per idle poll is 7 million lines a day.
+    hourly = "\n".join(
+        f'{job} = "1h"'
+        for job in ("poll_orders", "advance_orders", "poll_shipments", "sync_stock", "reconcile")
+    )
+    config = write_config(tmp_path, fake_backend.base_url, intervals=hourly)
+    config.write_text(config.read_text().replace('level = "info"', 'level = "debug"', 1))
+    async with running(config) as daemon:
+        worker = daemon.workers["fake"]
+        await until(
+            lambda: all(j.runs >= 1 and j.running_since is None for j in worker.jobs.values()),
+            what="every job's first run",
+        )
+        with structlog.testing.capture_logs() as logs:
+            await worker.pipeline.poll_orders()
+            fake_backend.world.generate(2, seed=12)
+            await worker.pipeline.poll_orders()
+    polled = [(e["log_level"], e["fetched"], e["new"]) for e in logs if e["event"] == "orders polled"]
+    assert polled == [("debug", 0, 0), ("info", 2, 2)]

@@ -158,3 +158,39 @@ async def test_waiting_jobs_hold_no_task_and_a_trigger_while_running_runs_again(
         # Stale entries (the hour-away one the first trigger replaced) start nothing.
         await anyio.sleep(0.3)
         assert job.runs == runs + 2 and works == ["poll_orders", "poll_orders"]
+
+
+def lag_histogram(daemon: object, task: str) -> tuple[float, float, float]:
+    """(count, sum, observations of at most 0.25 s) of ``ordersyncd_job_start_lag_seconds`` for ``task``."""
+    registry = daemon.metrics.registry  # type: ignore[attr-defined]
+    labels = {"task": task}
+    count = registry.get_sample_value("ordersyncd_job_start_lag_seconds_count", labels)
+    total = registry.get_sample_value("ordersyncd_job_start_lag_seconds_sum", labels)
+    quick = registry.get_sample_value("ordersyncd_job_start_lag_seconds_bucket", {**labels, "le": "0.25"})
+    return count, total, quick
+
+
+async def test_how_late_scheduled_runs_start_is_measured(fake_backend: FakeBackend, tmp_path: Path) -> None:
+    hourly = "\n".join(
+        f'{job} = "1h"'
+        for job in ("poll_orders", "advance_orders", "poll_shipments", "sync_stock", "reconcile")
+    )
+    config = write_config(tmp_path, fake_backend.base_url, intervals=hourly)
+    async with running(config) as daemon:
+        worker = daemon.workers["fake"]
+        job = worker.jobs["poll_orders"]
+        await until(
+            lambda: all(j.runs >= 1 and j.running_since is None for j in worker.jobs.values()),
+            what="every job's first run",
+        )
+        # Every first run was observed, on time (the daemon is idle).
+        count, total, quick = lag_histogram(daemon, "poll_orders")
+        assert count == 1 and quick == 1 and total < 0.25
+        # A run due now while the event loop is blocked (an overloaded daemon) starts late, and says so.
+        runs = job.runs
+        worker.trigger(("poll_orders",))
+        time.sleep(0.4)
+        await until(lambda: job.runs == runs + 1 and job.running_since is None, what="the late run")
+        count, total, quick = lag_histogram(daemon, "poll_orders")
+        assert count == 2 and quick == 1
+        assert total >= 0.4
