@@ -79,6 +79,9 @@ class Settings:
     http_floor_requests: int
 
 
+#: Benchmark 4's RSS bound: 500 MB (decimal, as the issue states it; 476.8 MiB), after a ``/metrics`` scrape.
+RSS_BOUND = 500_000_000
+
 FULL = Settings(
     orders=1000,
     latency=0.05,
@@ -86,7 +89,7 @@ FULL = Settings(
     bucket_size=200.0,
     restore_rate=20.0,
     backlog=(600, 300),
-    scale=((1000, 60.0, 130.0), (5000, 60.0, 130.0)),
+    scale=((1000, 60.0, 300.0), (5000, 60.0, 300.0)),
     scale_settle=35.0,
     scale_max_startup=180.0,
     profile=True,
@@ -301,7 +304,7 @@ def run_all(settings: Settings, only: set[str], workdir: Path, command: str) -> 
             figures["command"] = f"{command} --only scale --connections {connections}"
             figures["met"] = (
                 not result.aborted
-                and result.peak_rss < 500 * 2**20
+                and max(result.peak_rss, result.peak_rss_scraped) < RSS_BOUND
                 and (result.cpu_share or 0) < 0.25
                 and (result.lag_p99 or 0) < 1.0
             )
@@ -309,7 +312,7 @@ def run_all(settings: Settings, only: set[str], workdir: Path, command: str) -> 
         return {
             "command": f"{command} --only scale",
             "runs": runs,
-            "target": "at 5,000: RSS < 500 MB, CPU < 25% of one core, lag p99 < 1 s",
+            "target": "at 5,000: RSS < 500 MB (476.8 MiB), CPU < 25% of one core, lag p99 < 1 s",
             "met": all(r["met"] for r in runs),
         }
 

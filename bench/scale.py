@@ -1,22 +1,24 @@
 """Scale: many connections in one daemon, every job polling every ``interval`` seconds, no new orders.
 
 Measured on the daemon process: peak RSS (``VmHWM``, start-up included), CPU share over the measuring window
-(after the start-up and the first run of every job), and the scheduling lag of ``poll_orders``: for each
-connection, each run's actual start (the ``until`` the run logs: it is taken as the run starts) minus its
-planned start (the previous run's end, i.e. the time of its ``orders polled`` log line, plus the interval).
+(after the start-up and the first run of every job), and the scheduling lag of ``poll_orders``: how late each
+scheduled run started after it was due, as the daemon exports it to operators
+(``ordersyncd_job_start_lag_seconds``, read once the CPU window has closed: every run since start). A histogram
+gives quantiles by interpolation inside its buckets (as Prometheus' ``histogram_quantile`` does), and the
+largest lag as the bound of the bucket that holds it; 1 s, the target's bound, is a bucket bound, so whether
+the p99 is under it is exact.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-import statistics
+import math
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from daemon_config import write_config
 from procs import Aborted, DaemonProcess, SimProcess, running
@@ -26,10 +28,7 @@ from procs import Aborted, DaemonProcess, SimProcess, running
 START_RATE = 100.0
 FREEZE_AFTER_START = 30.0
 
-#: The connections' ``reconcile_window`` (the default): how reconcile's log lines are told apart.
-RECONCILE_WINDOW = 3 * 86_400.0
-
-__all__ = ["RECONCILE_WINDOW", "ScaleResult", "percentile", "scale_run", "scheduling_lags"]
+__all__ = ["LagHistogram", "ScaleResult", "lag_histogram", "scale_run"]
 
 
 @dataclass
@@ -41,60 +40,67 @@ class ScaleResult:
     measured_seconds: float
     startup_seconds: float
     peak_rss: int
+    #: Peak RSS after one scrape of ``/metrics`` (taken after the measuring window).
+    peak_rss_scraped: int = 0
     cpu_share: float | None = None
     lag_p50: float | None = None
     lag_p99: float | None = None
+    #: The upper bound of the histogram bucket that holds the largest lag; ``None`` past its last bound (60 s).
     lag_max: float | None = None
+    #: Scheduled ``poll_orders`` runs since start.
     lag_samples: int = 0
-    #: The ten largest lags with their connection and planned start (unix time), to explain a p99.
-    worst_lags: list[tuple[float, str, float]] = field(default_factory=list)
     rss_series: list[tuple[float, int]] = field(default_factory=list)
     sim_cpu_share: float | None = None
     #: Why the run was stopped before measuring (a guard tripped), else empty.
     aborted: str = ""
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The ``q``-quantile (0..1) of ``values``, by linear interpolation; 0 for no values."""
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=1000, method="inclusive")[min(998, max(0, round(q * 1000) - 1))]
+@dataclass
+class LagHistogram:
+    """One task's ``ordersyncd_job_start_lag_seconds``: cumulative counts per upper bound (``inf`` last)."""
+
+    buckets: list[tuple[float, float]]
+
+    @property
+    def count(self) -> int:
+        return int(self.buckets[-1][1]) if self.buckets else 0
+
+    def quantile(self, q: float) -> float:
+        """The ``q``-quantile (0..1), interpolated linearly inside its bucket; the largest finite bound when it
+        falls in the ``+Inf`` bucket; 0 without observations."""
+        if not self.count:
+            return 0.0
+        rank = q * self.count
+        lower_bound, lower_count = 0.0, 0.0
+        for bound, cumulative in self.buckets:
+            if cumulative >= rank:
+                if math.isinf(bound):
+                    return lower_bound
+                if cumulative == lower_count:
+                    return bound
+                return lower_bound + (bound - lower_bound) * (rank - lower_count) / (cumulative - lower_count)
+            lower_bound, lower_count = bound, cumulative
+        return lower_bound
+
+    def max_bound(self) -> float:
+        """The upper bound of the first bucket that holds every observation: the largest lag is at most this
+        (``inf``: past the last finite bound); 0 without observations."""
+        if not self.count:
+            return 0.0
+        return next(bound for bound, cumulative in self.buckets if cumulative >= self.count)
 
 
-def _stamp(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def scheduling_lags(
-    log_lines: list[str], interval: float, after: float = 0.0
-) -> list[tuple[float, str, float]]:
-    """Lag (actual - planned start, seconds) of every ``poll_orders`` run but each connection's first,
-    from the daemon's JSON log; only runs planned at or after the unix time ``after``."""
-    runs: dict[str, list[tuple[float, float]]] = {}
-    for line in log_lines:
-        if '"orders polled"' not in line:
+def lag_histogram(exposition: str, task: str = "poll_orders") -> LagHistogram:
+    """``ordersyncd_job_start_lag_seconds`` of ``task`` from a text exposition of the daemon's metrics."""
+    buckets: list[tuple[float, float]] = []
+    for family in text_string_to_metric_families(exposition):
+        if family.name != "ordersyncd_job_start_lag_seconds":
             continue
-        try:
-            event: dict[str, Any] = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("event") != "orders polled" or "until" not in event or "connection" not in event:
-            continue
-        if abs(_stamp(event["until"]) - _stamp(event["since"]) - RECONCILE_WINDOW) < 1.0:
-            continue  # reconcile logs the same event for its look-back window: not a poll_orders run
-        runs.setdefault(str(event["connection"]), []).append(
-            (_stamp(event["until"]), _stamp(event["timestamp"]))
-        )
-    lags = []
-    for connection, series in runs.items():
-        series.sort()
-        for (_, previous_end), (start, _) in itertools.pairwise(series):
-            planned = previous_end + interval
-            if planned >= after:
-                lags.append((start - planned, connection, planned))
-    return lags
+        for sample in family.samples:
+            if sample.name.endswith("_bucket") and sample.labels.get("task") == task:
+                buckets.append((float(sample.labels["le"]), float(sample.value)))
+    buckets.sort()
+    return LagHistogram(buckets)
 
 
 def _sampler(daemon: DaemonProcess, stop: threading.Event, out: list[tuple[float, int]], t0: float) -> None:
@@ -175,23 +181,22 @@ def scale_run(
             peak = daemon.peak_rss()
             stop.set()
             sampler.join()
-        assert daemon.log_path is not None
-        # Every run but each connection's first: the first is planned "at start"; the second is planned
-        # from the first's end, which is after the daemon is ready.
-        found = scheduling_lags(daemon.log_path.read_text().splitlines(), interval)
-        lags = [lag for lag, _, _ in found]
+            # After the CPU window: a scrape at 5,000 connections costs the daemon CPU of its own. Prometheus
+            # scrapes a daemon in production, so the RSS after one is reported too.
+            lags = lag_histogram(httpx.get(f"{daemon.url}/metrics", timeout=120).text)
+            scraped = daemon.peak_rss()
     return ScaleResult(
         connections=connections,
         interval=interval,
         measured_seconds=wall,
         startup_seconds=startup,
         peak_rss=peak,
+        peak_rss_scraped=scraped,
         cpu_share=cpu / wall,
-        lag_p50=percentile(lags, 0.5),
-        lag_p99=percentile(lags, 0.99),
-        lag_max=max(lags, default=0.0),
-        lag_samples=len(lags),
-        worst_lags=sorted(found, reverse=True)[:10],
+        lag_p50=lags.quantile(0.5),
+        lag_p99=lags.quantile(0.99),
+        lag_max=lags.max_bound() if math.isfinite(lags.max_bound()) else None,
+        lag_samples=lags.count,
         rss_series=series,
         sim_cpu_share=sims_cpu / wall,
     )
