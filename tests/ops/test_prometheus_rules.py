@@ -28,6 +28,7 @@ EXPECTED_ALERTS = {
     "OrdersyncdShipmentsWaitingForCodes",
     "OrdersyncdAlertEmailsFailing",
     "OrdersyncdStockPushRejected",
+    "OrdersyncdJobsStartingLate",
 }
 
 
@@ -72,6 +73,33 @@ def test_rule_tests_catch_a_changed_rule(promtool: str, tmp_path: Path, original
     result = run(promtool, "test", "rules", tmp_path / RULE_TESTS.name)
     assert result.returncode != 0
     assert "OrdersyncdOrderImportStale" in result.stdout + result.stderr
+
+
+LATE_QUANTILE = "histogram_quantile(0.99,"
+
+
+@pytest.mark.parametrize(
+    ("original", "changed"),
+    [
+        pytest.param(LATE_QUANTILE, "histogram_quantile(1,", id="largest-lag-instead-of-p99"),
+        pytest.param(
+            "le) (rate(ordersyncd_job_start_lag_seconds_bucket[10m]))) > 10",
+            "le) (rate(ordersyncd_job_start_lag_seconds_bucket[10m]))) > 0",
+            id="any-lag",
+        ),
+        pytest.param("sum by (job, instance, le)", "sum by (le)", id="instances-merged"),
+    ],
+)
+def test_rule_tests_catch_a_changed_late_start_rule(
+    promtool: str, tmp_path: Path, original: str, changed: str
+) -> None:
+    shutil.copy(RULE_TESTS, tmp_path / RULE_TESTS.name)
+    text = RULES.read_text()
+    assert original in text
+    (tmp_path / RULES.name).write_text(text.replace(original, changed))
+    result = run(promtool, "test", "rules", tmp_path / RULE_TESTS.name)
+    assert result.returncode != 0
+    assert "OrdersyncdJobsStartingLate" in result.stdout + result.stderr
 
 
 def test_example_scrape_config_is_valid(promtool: str) -> None:
