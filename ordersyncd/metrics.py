@@ -11,19 +11,31 @@ objects: as labelled children (each with its own lock, label dict, value object 
 under a lock for every update. Instead each connection has a :class:`ConnectionStats` of plain values (each
 system a :class:`SystemStats`; together under 2 KB per connection), updated on the event loop thread, and one
 :class:`StatsCollector` turns them into metric families when Prometheus scrapes (prometheus_client's "custom
-collector"). Counters exported that way have no ``_created`` series. What is not per connection (build and plugin
-info, the job and API request duration histograms, alert e-mails) stays ordinary prometheus_client metrics.
+collector"). Counters exported that way have no ``_created`` series; nor has the per-system request duration
+histogram, whose bucket counts :class:`SystemStats` keeps too. What is neither per connection nor per system
+(build and plugin info, the all-connections job histograms, alert e-mails) stays ordinary prometheus_client
+metrics. ``/metrics`` writes the per-connection and per-system families straight from these objects, piece by
+piece (:mod:`ordersyncd.exposition`); the collector gives the same series to anything that collects the registry.
 
 Every metric is documented in ``docs/operations.md``; a test fails when one is not.
 """
 
 from __future__ import annotations
 
+import itertools
 import platform
-from collections.abc import Callable, Iterable
+import threading
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import REGISTRY, Collector
 
 from . import __version__
@@ -153,31 +165,36 @@ class ConnectionStats:
         self.job(task).failures += 1
 
 
+#: Upper bounds of ``ordersyncd_api_request_duration_seconds`` (``+Inf`` implied).
+API_DURATION_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+#: Their ``le`` label values, as prometheus_client writes them, ``+Inf`` last.
+API_DURATION_LE: tuple[str, ...] = (*(repr(float(bound)) for bound in API_DURATION_BUCKETS), "+Inf")
+
+
 class SystemStats:
     """Requests to one remote system (a configured store or marketplace), shared by every connection using it."""
 
-    __slots__ = ("_duration", "_histogram", "_system", "requests", "throttled")
+    __slots__ = ("duration_sum", "durations", "requests", "throttled")
 
-    def __init__(self, system: str = "", histogram: Histogram | None = None) -> None:
+    def __init__(self) -> None:
         #: Requests per status class (every class of :data:`CODE_CLASSES`).
         self.requests: dict[str, int] = dict.fromkeys(CODE_CLASSES, 0)
         #: Answers asking to slow down (HTTP 429).
         self.throttled = 0
-        self._system = system
-        # The request duration histogram (Metrics.api_duration) and, from the first request on, its child for
-        # this system (14 series, so not created before they have something to say).
-        self._histogram = histogram
-        self._duration: Histogram | None = None
+        #: Requests per duration bucket (not cumulative; the last one past the last bound), ``None`` before the
+        #: first request: the system's 14 histogram series are not exported before they have something to say.
+        self.durations: list[int] | None = None
+        self.duration_sum = 0.0
 
     def record(self, status: int | None, duration: float) -> None:
         """One request that ended with ``status`` (``None``: no response) after ``duration`` seconds."""
         self.requests[code_class(status)] += 1
         if status == 429:
             self.throttled += 1
-        if self._histogram is not None:
-            if self._duration is None:
-                self._duration = self._histogram.labels(system=self._system)
-            self._duration.observe(duration)
+        if self.durations is None:
+            self.durations = [0] * (len(API_DURATION_BUCKETS) + 1)
+        self.durations[bisect_left(API_DURATION_BUCKETS, duration)] += 1
+        self.duration_sum += duration
 
 
 # The families the collector exports: name, HELP text, label names. Names, texts and labels are what dashboards,
@@ -245,6 +262,11 @@ _API_THROTTLED = (
     "Remote API answers asking us to slow down (429/THROTTLED).",
     ("system",),
 )
+_API_DURATION = (
+    "ordersyncd_api_request_duration_seconds",
+    "Duration of remote API requests.",
+    ("system",),
+)
 _STOCK_PUSHED = (
     "ordersyncd_stock_items_pushed_total",
     "Stock items accepted by the marketplace.",
@@ -278,12 +300,24 @@ class StatsCollector(Collector):
     def __init__(self, connections: dict[str, ConnectionStats], systems: dict[str, SystemStats]) -> None:
         self._connections = connections
         self._systems = systems
+        self._local = threading.local()
+
+    @contextmanager
+    def suppressed(self) -> Iterator[None]:
+        """Collect nothing in this thread meanwhile (:mod:`ordersyncd.exposition` writes these families)."""
+        self._local.suppressed = True
+        try:
+            yield
+        finally:
+            self._local.suppressed = False
 
     def describe(self) -> list[Metric]:
         """The families without samples: the registry learns their names (and refuses duplicates) from them."""
         return self._families(with_samples=False)
 
     def collect(self) -> list[Metric]:
+        if getattr(self._local, "suppressed", False):
+            return []
         return self._families(with_samples=True)
 
     def _families(self, *, with_samples: bool) -> list[Metric]:
@@ -302,6 +336,7 @@ class StatsCollector(Collector):
         oldest = _gauge(_OLDEST_WAITING)
         requests = _counter(_API_REQUESTS)
         throttled = _counter(_API_THROTTLED)
+        api_duration = HistogramMetricFamily(_API_DURATION[0], _API_DURATION[1], labels=_API_DURATION[2])
         pushed = _counter(_STOCK_PUSHED)
         rejected = _counter(_STOCK_REJECTED)
         if with_samples:
@@ -329,6 +364,10 @@ class StatsCollector(Collector):
                 for cls, count in list(calls.requests.items()):
                     requests.add_metric((system, cls), count)
                 throttled.add_metric((system,), calls.throttled)
+                if calls.durations is not None:
+                    cumulative = itertools.accumulate(calls.durations)
+                    buckets = list(zip(API_DURATION_LE, cumulative, strict=True))
+                    api_duration.add_metric((system,), buckets, calls.duration_sum)
         return [
             up,
             runs,
@@ -345,6 +384,7 @@ class StatsCollector(Collector):
             oldest,
             requests,
             throttled,
+            api_duration,
             pushed,
             rejected,
         ]
@@ -391,13 +431,6 @@ class Metrics:
         self._job_start_lags: dict[str, Histogram] = {
             job: self.job_start_lag.labels(task=job) for job in JOBS
         }
-        self.api_duration = Histogram(
-            "ordersyncd_api_request_duration_seconds",
-            "Duration of remote API requests.",
-            ["system"],
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-            registry=r,
-        )
         self.alerts_sent = Counter(
             "ordersyncd_alerts_sent_total", "Alert e-mails delivered to the SMTP server.", registry=r
         )
@@ -406,9 +439,26 @@ class Metrics:
         )
         self._connections: dict[str, ConnectionStats] = {}
         self._systems: dict[str, SystemStats] = {}
-        r.register(StatsCollector(self._connections, self._systems))
+        self._collector = StatsCollector(self._connections, self._systems)
+        r.register(self._collector)
         # One bound method shared by every ConnectionStats (instead of one each).
         self._observe = self._observe_job_duration
+
+    @property
+    def connections(self) -> Mapping[str, ConnectionStats]:
+        """The stats of every connection, by name."""
+        return self._connections
+
+    @property
+    def systems(self) -> Mapping[str, SystemStats]:
+        """The request stats of every remote system, by name."""
+        return self._systems
+
+    def ordinary_exposition(self) -> bytes:
+        """The text exposition of the registry without the per-connection and per-system families (which
+        :func:`ordersyncd.exposition.exposition` writes after it)."""
+        with self._collector.suppressed():
+            return generate_latest(self.registry)
 
     def init_plugins(self, plugins: Iterable[tuple[str, str, str]]) -> None:
         for name, dist, version in plugins:
@@ -425,7 +475,7 @@ class Metrics:
         """The request counters of a remote system (a store or marketplace name), created (0) when it has none."""
         stats = self._systems.get(system)
         if stats is None:
-            stats = self._systems[system] = SystemStats(system, self.api_duration)
+            stats = self._systems[system] = SystemStats()
         return stats
 
     def init_connection(self, connection: str, systems: Iterable[str]) -> None:
