@@ -181,20 +181,21 @@ def _section_scale(s: dict[str, Any]) -> list[str]:
         "",
         _command(s),
         "",
-        "| connections | interval | start-up | measured | peak RSS | peak RSS after a scrape | daemon CPU | lag p50 | "
-        "lag p99 | lag max ≤ | runs | simulators' CPU | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| connections | interval | start-up | measured | peak RSS | peak RSS after a scrape | one scrape: wall, "
+        "daemon CPU | daemon CPU | lag p50 | lag p99 | lag max ≤ | runs | simulators' CPU | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in s["runs"]:
         if r["aborted"]:
             out.append(
                 f"| {r['connections']} | {r['interval']:.0f} s | aborted after {r['startup_seconds']:.0f} s: "
-                f"{r['aborted']} | — | ≥ {_mb(r['peak_rss'])} | — | not measured | — | — | — | — | — | MISSED |"
+                f"{r['aborted']} | — | ≥ {_mb(r['peak_rss'])} | — | — | not measured | — | — | — | — | — | MISSED |"
             )
             continue
         out.append(
             f"| {r['connections']} | {r['interval']:.0f} s | {r['startup_seconds']:.0f} s | "
             f"{r['measured_seconds']:.0f} s | {_mb(r['peak_rss'])} | {_mb(r.get('peak_rss_scraped'))} | "
+            f"{_s(r.get('scrape_seconds'))}, {_s(r.get('scrape_cpu'))} | "
             f"{_pct(r['cpu_share'])} | {_s(r['lag_p50'])} | "
             f"{_s(r['lag_p99'])} | {'> 60 s' if r['lag_max'] is None else _s(r['lag_max'])} | {r['lag_samples']} | {_pct(r['sim_cpu_share'])} | "
             f"{_verdict(r['met'])} |"

@@ -42,6 +42,9 @@ class ScaleResult:
     peak_rss: int
     #: Peak RSS after one scrape of ``/metrics`` (taken after the measuring window).
     peak_rss_scraped: int = 0
+    #: The daemon's CPU seconds during that scrape (its jobs' included), and the scrape's wall seconds.
+    scrape_cpu: float | None = None
+    scrape_seconds: float | None = None
     cpu_share: float | None = None
     lag_p50: float | None = None
     lag_p99: float | None = None
@@ -183,7 +186,9 @@ def scale_run(
             sampler.join()
             # After the CPU window: a scrape at 5,000 connections costs the daemon CPU of its own. Prometheus
             # scrapes a daemon in production, so the RSS after one is reported too.
+            cpu_before, wall_before = daemon.cpu(), time.monotonic()
             lags = lag_histogram(httpx.get(f"{daemon.url}/metrics", timeout=120).text)
+            scrape_cpu, scrape_wall = daemon.cpu() - cpu_before, time.monotonic() - wall_before
             scraped = daemon.peak_rss()
     return ScaleResult(
         connections=connections,
@@ -192,6 +197,8 @@ def scale_run(
         startup_seconds=startup,
         peak_rss=peak,
         peak_rss_scraped=scraped,
+        scrape_cpu=scrape_cpu,
+        scrape_seconds=scrape_wall,
         cpu_share=cpu / wall,
         lag_p50=lags.quantile(0.5),
         lag_p99=lags.quantile(0.99),
