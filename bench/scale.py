@@ -42,7 +42,8 @@ class ScaleResult:
     peak_rss: int
     #: Peak RSS after one scrape of ``/metrics`` (taken after the measuring window).
     peak_rss_scraped: int = 0
-    #: The daemon's CPU seconds during that scrape (its jobs' included), and the scrape's wall seconds.
+    #: The daemon's CPU seconds during that scrape (its jobs' included), and the scrape's wall seconds (the
+    #: request and the transfer of the text, not its parsing here).
     scrape_cpu: float | None = None
     scrape_seconds: float | None = None
     cpu_share: float | None = None
@@ -187,8 +188,9 @@ def scale_run(
             # After the CPU window: a scrape at 5,000 connections costs the daemon CPU of its own. Prometheus
             # scrapes a daemon in production, so the RSS after one is reported too.
             cpu_before, wall_before = daemon.cpu(), time.monotonic()
-            lags = lag_histogram(httpx.get(f"{daemon.url}/metrics", timeout=120).text)
+            text = httpx.get(f"{daemon.url}/metrics", timeout=120).text
             scrape_cpu, scrape_wall = daemon.cpu() - cpu_before, time.monotonic() - wall_before
+            lags = lag_histogram(text)
             scraped = daemon.peak_rss()
     return ScaleResult(
         connections=connections,
