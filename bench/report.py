@@ -277,7 +277,7 @@ def render_markdown(document: dict[str, Any]) -> str:
     lines = [
         "# Benchmark results",
         "",
-        f"Produced by `{document['command']}` ({document['mode']} run) on {document['started_at']}, "
+        f"Produced by `{document['command']}` ({document['mode']} sizes) on {document['started_at']}, "
         f"{document['duration_seconds']:.0f} s."
         + (
             ""

@@ -1,6 +1,6 @@
 """Run every benchmark, print a table, write ``bench/results.json`` and ``bench/RESULTS.md``.
 
-``python bench/run.py`` (``make bench``): the full run, about 15 minutes on two cores.
+``python bench/run.py`` (``make bench``): the full run, about 25 minutes on two cores.
 ``python bench/run.py --quick``: a smoke version (< 60 s) with small numbers; its figures are not comparable
 to the targets. ``--only throughput,calls_per_order,...`` runs some benchmarks (the others are left out of the
 output). ``--out DIR`` writes the two files elsewhere (the quick mode's default is a temporary directory, so it
