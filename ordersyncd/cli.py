@@ -231,6 +231,68 @@ def _api(config: Config, method: str, path: str) -> Any:
 
 
 @cli.command()
+@click.argument("connections", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status(ctx: click.Context, connections: tuple[str, ...], as_json: bool) -> None:
+    """Ask the running daemon how its connections' jobs are doing (all connections, or CONNECTIONS).
+
+    Exits 1 when a connection shown is down (its last job run failed to reach a remote system)."""
+    config = _load(ctx)
+    response = _api(config, "GET", "/api/v1/status")
+    if response.status_code != 200:
+        _fail(f"HTTP {response.status_code} from the daemon")
+    body = response.json()
+    shown = body["connections"]
+    unknown = [name for name in connections if name not in shown]
+    if unknown:
+        _fail(
+            f"no active connection {', '.join(map(repr, unknown))} (known: {', '.join(sorted(shown)) or 'none'})"
+        )
+    if connections:
+        shown = {name: shown[name] for name in connections}
+    down = sorted(name for name, connection in shown.items() if connection["up"] is False)
+    if as_json:
+        emit_json({**body, "connections": shown})
+    else:
+        now = time.time()
+        rows = []
+        for name, connection in sorted(shown.items()):
+            state = {True: "up", False: "DOWN", None: "starting"}[connection["up"]]
+            for job, figures in connection["jobs"].items():
+                rows.append(
+                    [
+                        name,
+                        state,
+                        job,
+                        "yes" if figures["running"] else "",
+                        _ago(figures["last_success"], now),
+                        figures["runs"],
+                        figures["failures"],
+                        figures["last_error"],
+                    ]
+                )
+        headers = ["connection", "state", "job", "running", "last success", "runs", "failures", "last error"]
+        click.echo(table(headers, rows))
+    if down:
+        sys.exit(EXIT_FAILURE)
+
+
+def _ago(stamp: float | None, now: float) -> str:
+    """``never``, or how long ago ``stamp`` (Unix time) was, to the second: ``42 s ago``, ``3 min ago``…"""
+    if stamp is None:
+        return "never"
+    seconds = max(0, round(now - stamp))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    if seconds < 172800:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+@cli.command()
 @click.argument("connection")
 @click.option(
     "--once", is_flag=True, help="Run one cycle in this process instead of asking the running daemon."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ordersyncd_plugins.marketplace_zalando.simulator import (
     create_app,
 )
 
-from support import FakeBackend, run_cli, write_config
+from support import DaemonProcess, FakeBackend, run_cli, wait_for, write_config
 
 
 def test_version_and_help():
@@ -28,6 +29,7 @@ def test_version_and_help():
         ["--help"],
         ["run", "--help"],
         ["check", "--help"],
+        ["status", "--help"],
         ["sync", "--help"],
         ["orders", "--help"],
         ["orders", "list", "--help"],
@@ -185,3 +187,44 @@ def test_run_keeps_no_copy_of_the_configuration_beside_the_daemons(
     result = CliRunner().invoke(cli.cli, ["--config", str(config), "run"])
     assert result.exit_code == 0, result.output
     assert live == [0]
+
+
+def test_status_shows_each_job_of_the_running_daemon_and_exits_1_when_a_connection_is_down(
+    fake_backend: FakeBackend, tmp_path: Path
+):
+    config = write_config(tmp_path, fake_backend.base_url)
+    assert run_cli(config, "status").returncode == 69  # no daemon yet
+    daemon = DaemonProcess(config).start()
+    try:
+        daemon.wait_ready()
+
+        def reported() -> dict | None:
+            result = run_cli(config, "status", "--json")
+            body = json.loads(result.stdout) if result.returncode == 0 else None
+            jobs = body["connections"]["fake"]["jobs"] if body else {}
+            return body if jobs and jobs["poll_orders"]["last_success"] else None
+
+        body = wait_for(reported, what="a successful poll in the status")
+        assert body["connections"]["fake"]["up"] is True
+        assert set(body["connections"]["fake"]["jobs"]) >= {"poll_orders", "advance_orders", "poll_shipments"}
+        plain = run_cli(config, "status", "fake")
+        assert plain.returncode == 0, plain.stderr
+        header, *rows = plain.stdout.splitlines()
+        assert header.split()[:3] == ["CONNECTION", "STATE", "JOB"]
+        poll = next(row for row in rows if " poll_orders " in row)
+        assert poll.split()[:2] == ["fake", "up"] and " s ago" in poll
+        unknown = run_cli(config, "status", "nope")
+        assert unknown.returncode == 1 and "no active connection 'nope'" in unknown.stderr
+
+        # The marketplace refuses the credentials: the connection goes down, and status says so with exit 1.
+        fake_backend.faults.error_status = 401
+        fake_backend.faults.error_rate = 1.0
+
+        def down() -> subprocess.CompletedProcess[str] | None:
+            result = run_cli(config, "status")
+            return result if result.returncode == 1 else None
+
+        result = wait_for(down, what="the connection reported down")
+        assert "DOWN" in result.stdout and "AuthenticationError" in result.stdout, result.stdout
+    finally:
+        daemon.stop()
