@@ -47,7 +47,13 @@ def test_the_pieces_make_the_same_lines_as_generate_latest() -> None:
     names = [family.name for family in text_string_to_metric_families(written)]
     assert len(names) == len(set(names))
     assert 'connection="odd \\"name\\"\\\\ here"' in written
-    assert 'ordersyncd_api_request_duration_seconds_bucket{le="+Inf",system="c0001-s"} 5.0' in written
+    # Prometheus' bucket rule (le: less than or equal): 0.01 s counts in the 0.01 bucket, 45 s only in +Inf.
+    for le, count in (("0.01", 2), ("0.025", 2), ("0.5", 3), ("2.5", 4), ("30.0", 4), ("+Inf", 5)):
+        assert (
+            f'ordersyncd_api_request_duration_seconds_bucket{{le="{le}",system="c0001-s"}} {count}.0'
+            in written
+        )
+    assert 'ordersyncd_api_request_duration_seconds_sum{system="c0001-s"} 47.811' in written
     assert (
         'ordersyncd_job_last_success_timestamp_seconds{connection="c0001",task="poll_orders"} 1.765140001125e+09'
         in written
