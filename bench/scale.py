@@ -204,7 +204,7 @@ def scale_run(
         cpu_share=cpu / wall,
         lag_p50=lags.quantile(0.5),
         lag_p99=lags.quantile(0.99),
-        lag_max=lags.max_bound() if math.isfinite(lags.max_bound()) else None,
+        lag_max=largest if math.isfinite(largest := lags.max_bound()) else None,
         lag_samples=lags.count,
         rss_series=series,
         sim_cpu_share=sims_cpu / wall,

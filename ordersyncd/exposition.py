@@ -13,8 +13,8 @@ The text is the same as ``generate_latest(registry)`` would write, family for fa
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 from .metrics import (
     _API_DURATION,
@@ -38,6 +38,7 @@ from .metrics import (
     API_DURATION_LE,
     ConnectionStats,
     SystemStats,
+    go_float,
 )
 
 if TYPE_CHECKING:
@@ -50,31 +51,30 @@ __all__ = ["PIECE", "exposition"]
 PIECE = 1000
 
 _Spec = tuple[str, str, tuple[str, ...]]
+_S = TypeVar("_S", ConnectionStats, SystemStats)
 
 
 def exposition(metrics: Metrics) -> Iterator[bytes]:
     """The whole exposition of ``metrics``, in pieces (each piece is whole lines)."""
     yield metrics.ordinary_exposition()
-    connections = [(_label("connection", name), stats) for name, stats in list(metrics.connections.items())]
-    for spec, kind, lines in _CONNECTION_FAMILIES:
+    yield from _pieces(_CONNECTION_FAMILIES, "connection", metrics.connections)
+    yield from _pieces(_SYSTEM_FAMILIES, "system", metrics.systems)
+
+
+def _pieces(
+    families: tuple[tuple[_Spec, str, Callable[[list[str], str, str, _S], None]], ...],
+    label_name: str,
+    owners: Mapping[str, _S],
+) -> Iterator[bytes]:
+    """Each family's header and lines, ``PIECE`` owners (connections or systems) per piece."""
+    rows = [(_label(label_name, name), stats) for name, stats in list(owners.items())]
+    for spec, kind, lines in families:
         out = [_header(spec, kind)]
-        for start in range(0, len(connections), PIECE):
-            for label, stats in connections[start : start + PIECE]:
+        for start in range(0, max(len(rows), 1), PIECE):
+            for label, stats in rows[start : start + PIECE]:
                 lines(out, spec[0], label, stats)
             yield "".join(out).encode()
             out = []
-        if not connections:
-            yield "".join(out).encode()
-    systems = [(_label("system", name), stats) for name, stats in list(metrics.systems.items())]
-    for spec, kind, system_lines in _SYSTEM_FAMILIES:
-        out = [_header(spec, kind)]
-        for start in range(0, len(systems), PIECE):
-            for label, calls in systems[start : start + PIECE]:
-                system_lines(out, spec[0], label, calls)
-            yield "".join(out).encode()
-            out = []
-        if not systems:
-            yield "".join(out).encode()
 
 
 def _label(name: str, value: str) -> str:
@@ -88,17 +88,6 @@ def _header(spec: _Spec, kind: str) -> str:
     return f"# HELP {name} {text}\n# TYPE {name} {kind}\n"
 
 
-def _value(value: float) -> str:
-    # As prometheus_client writes a sample's value (floatToGoString) for what these families hold: counts,
-    # durations and Unix times, never negative, NaN or infinite.
-    text = repr(float(value))
-    dot = text.find(".")
-    if dot > 6 and "e" not in text:  # Go writes exponents sooner than Python
-        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
-        return f"{mantissa}e+0{dot - 1}"
-    return text
-
-
 def _up(out: list[str], name: str, label: str, stats: ConnectionStats) -> None:
     out.append(f"{name}{{{label}}} {'1.0' if stats.up else '0.0'}\n")
 
@@ -109,43 +98,41 @@ def _job_field(field: str, optional: bool = False) -> Callable[[list[str], str, 
             value = getattr(job, field)
             if value is None and optional:
                 continue
-            out.append(f'{name}{{{label},task="{task}"}} {_value(value)}\n')
+            out.append(f'{name}{{{label},task="{task}"}} {go_float(value)}\n')
 
     return lines
 
 
 def _field(field: str) -> Callable[[list[str], str, str, ConnectionStats], None]:
     def lines(out: list[str], name: str, label: str, stats: ConnectionStats) -> None:
-        out.append(f"{name}{{{label}}} {_value(getattr(stats, field))}\n")
+        out.append(f"{name}{{{label}}} {go_float(getattr(stats, field))}\n")
 
     return lines
 
 
 def _by_state(out: list[str], name: str, label: str, stats: ConnectionStats) -> None:
     for state, count in list(stats.orders_by_state.items()):
-        out.append(f'{name}{{{label},state="{state}"}} {_value(count)}\n')
+        out.append(f'{name}{{{label},state="{state}"}} {go_float(count)}\n')
 
 
 # Labels in the order prometheus_client writes them: sorted by name.
 def _requests(out: list[str], name: str, label: str, calls: SystemStats) -> None:
     for cls, count in list(calls.requests.items()):
-        out.append(f'{name}{{code_class="{cls}",{label}}} {_value(count)}\n')
+        out.append(f'{name}{{code_class="{cls}",{label}}} {go_float(count)}\n')
 
 
 def _throttled(out: list[str], name: str, label: str, calls: SystemStats) -> None:
-    out.append(f"{name}{{{label}}} {_value(calls.throttled)}\n")
+    out.append(f"{name}{{{label}}} {go_float(calls.throttled)}\n")
 
 
 def _api_duration(out: list[str], name: str, label: str, calls: SystemStats) -> None:
-    durations = calls.durations
-    if durations is None:
+    if calls.durations is None:
         return
-    cumulative = 0
-    for le, count in zip(API_DURATION_LE, itertools.accumulate(durations), strict=True):
-        cumulative = count
-        out.append(f'{name}_bucket{{le="{le}",{label}}} {_value(count)}\n')
-    out.append(f"{name}_count{{{label}}} {_value(cumulative)}\n")
-    out.append(f"{name}_sum{{{label}}} {_value(calls.duration_sum)}\n")
+    cumulative = list(itertools.accumulate(calls.durations))
+    for le, count in zip(API_DURATION_LE, cumulative, strict=True):
+        out.append(f'{name}_bucket{{le="{le}",{label}}} {go_float(count)}\n')
+    out.append(f"{name}_count{{{label}}} {go_float(cumulative[-1])}\n")
+    out.append(f"{name}_sum{{{label}}} {go_float(calls.duration_sum)}\n")
 
 
 _ConnectionLines = Callable[[list[str], str, str, ConnectionStats], None]

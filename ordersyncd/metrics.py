@@ -28,6 +28,7 @@ import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.metrics_core import (
@@ -37,6 +38,7 @@ from prometheus_client.metrics_core import (
     Metric,
 )
 from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.utils import floatToGoString
 
 from . import __version__
 
@@ -165,10 +167,13 @@ class ConnectionStats:
         self.job(task).failures += 1
 
 
+#: prometheus_client's own number format of the text exposition (the library leaves it untyped).
+go_float = cast(Callable[[float], str], floatToGoString)
+
 #: Upper bounds of ``ordersyncd_api_request_duration_seconds`` (``+Inf`` implied).
 API_DURATION_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 #: Their ``le`` label values, as prometheus_client writes them, ``+Inf`` last.
-API_DURATION_LE: tuple[str, ...] = (*(repr(float(bound)) for bound in API_DURATION_BUCKETS), "+Inf")
+API_DURATION_LE: tuple[str, ...] = (*map(go_float, API_DURATION_BUCKETS), "+Inf")
 
 
 class SystemStats:
@@ -494,13 +499,15 @@ class Metrics:
     def job_started(self, task: str, lag: float) -> None:
         """A scheduled run of the job started ``lag`` seconds after it was due (observed in
         ``ordersyncd_job_start_lag_seconds``)."""
-        child = self._job_start_lags.get(task)
-        if child is None:
-            child = self._job_start_lags[task] = self.job_start_lag.labels(task=task)
-        child.observe(max(0.0, lag))
+        _child(self._job_start_lags, self.job_start_lag, task).observe(max(0.0, lag))
 
     def _observe_job_duration(self, task: str, duration: float) -> None:
-        child = self._job_durations.get(task)
-        if child is None:
-            child = self._job_durations[task] = self.job_duration.labels(task=task)
-        child.observe(duration)
+        _child(self._job_durations, self.job_duration, task).observe(duration)
+
+
+def _child(children: dict[str, Histogram], histogram: Histogram, task: str) -> Histogram:
+    """The child of an all-connections job histogram for ``task`` (made once, then kept in ``children``)."""
+    child = children.get(task)
+    if child is None:
+        child = children[task] = histogram.labels(task=task)
+    return child
